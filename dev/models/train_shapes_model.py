@@ -1,0 +1,72 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Train the project's synthetic-shapes YOLOv8-seg test model on the CPU, reproducibly.
+
+Usage (from the repository root, inside the dev venv):
+    python dev/models/train_shapes_model.py --out build/shapes_train
+The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt; the
+committed ONNX fixture is then made with `yolov8-seg-export` (see `make model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+import shutil
+import time
+
+from yolov8_seg_ros.shapes_dataset import write_yolo_dataset
+
+SETTINGS = {
+    'dataset_seed': 20261124,
+    'num_train': 400,
+    'num_val': 32,
+    'imgsz': 320,
+    'epochs': 60,
+    'batch': 16,
+    'seed': 0,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--out', type=Path, default=Path('build/shapes_train'))
+    parser.add_argument('--epochs', type=int, default=SETTINGS['epochs'])
+    parser.add_argument('--num-train', type=int, default=SETTINGS['num_train'])
+    parser.add_argument('--weights-out', type=Path,
+                        default=Path('test/fixtures/models/shapes_seg_320.pt'))
+    args = parser.parse_args()
+
+    from ultralytics import YOLO  # heavy, training only
+
+    started = time.monotonic()
+    data_yaml = write_yolo_dataset(args.out / 'dataset', args.num_train, SETTINGS['num_val'],
+                                   SETTINGS['dataset_seed'])
+    print(f'dataset written in {time.monotonic() - started:.1f} s')
+    model = YOLO(str(Path(__file__).with_name('shapes-seg.yaml')), task='segment')
+    model.train(data=str(data_yaml), imgsz=SETTINGS['imgsz'], epochs=args.epochs,
+                batch=SETTINGS['batch'], seed=SETTINGS['seed'], deterministic=True,
+                device='cpu', workers=2, cache='ram', val=False, plots=False,
+                project=str(args.out.resolve()), name='run', exist_ok=True, pretrained=False,
+                amp=False, close_mosaic=max(1, args.epochs // 5), verbose=False)
+    best = args.out / 'run' / 'weights' / 'last.pt'
+    args.weights_out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best, args.weights_out)
+    print(f'trained in {time.monotonic() - started:.1f} s -> {args.weights_out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+#
+# The whole test suite inside the ROS environment: one pytest worker per core, each with its own
+# ROS_DOMAIN_ID (test/conftest.py), discovery on localhost, ROS logs in a temporary folder.
+# Extra arguments go to pytest (e.g. `make test ARGS="-k postprocess"`).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+ROS_LOG_DIR="$(mktemp -d -t yolov8_seg_roslog.XXXXXX)"
+export ROS_LOG_DIR
+trap 'rm -rf "$ROS_LOG_DIR"' EXIT
+# shellcheck disable=SC1091
+source dev/env.sh
+exec python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -p no:cacheprovider "$@"

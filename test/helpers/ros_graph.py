@@ -1,0 +1,66 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""A private rclpy context and node for one test, and waiting for messages on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import contextlib
+import time
+from typing import Any
+
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+
+
+class TestGraph:
+    """A test's own ROS context, node and executor; spin it while waiting for conditions."""
+
+    def __init__(self, name: str) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def spin_until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Spin until condition() is true or the timeout passes; returns condition()."""
+        deadline = time.monotonic() + timeout_s
+        while not condition() and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.05)
+        return condition()
+
+    def collect(self, msg_type: Any, topic: str, qos: Any = 10) -> list[Any]:
+        """Subscribe and return the list that received messages are appended to."""
+        received: list[Any] = []
+        self.node.create_subscription(msg_type, topic, received.append, qos)
+        return received
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+@contextlib.contextmanager
+def test_graph(name: str) -> Iterator[TestGraph]:
+    """Context manager around TestGraph that always shuts the context down."""
+    graph = TestGraph(name)
+    try:
+        yield graph
+    finally:
+        graph.close()

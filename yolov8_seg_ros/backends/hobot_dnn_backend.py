@@ -1,0 +1,112 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+hobot_dnn (pyeasy_dnn) backend for BPU .bin models on the RDK X5.
+
+Follows the runtime's contract exactly: NV12 input of exactly H*W*3/2 C-contiguous uint8 bytes
+(forward checks nothing itself), each output buffer read once per forward (every .buffer access
+copies), scale_data copied at load; an output is quantized when its dtype is an integer type and
+its scale_data is non-empty.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Optional
+
+import numpy as np
+
+from yolov8_seg_ros.backends.base import BackendError
+from yolov8_seg_ros.postprocess import LayoutError, RawOutput, resolve_layout
+
+UNAVAILABLE = ('the hobot_dnn backend needs the RDK X5 BPU runtime (hobot_dnn.pyeasy_dnn), '
+               'which exists only on the board; on this machine use an .onnx model with the '
+               'onnxruntime backend')
+
+
+def import_pyeasy_dnn() -> ModuleType:
+    """Import pyeasy_dnn from the board's system package or the PyPI wheel."""
+    try:
+        from hobot_dnn import pyeasy_dnn
+        return pyeasy_dnn
+    except ImportError:
+        pass
+    try:
+        from hobot_dnn_rdkx5 import pyeasy_dnn
+        return pyeasy_dnn
+    except ImportError as error:
+        raise BackendError(UNAVAILABLE) from error
+
+
+class HobotDnnBackend:
+    """One BPU model; NV12 input; outputs as RawOutput with scales where quantized."""
+
+    name = 'hobot_dnn'
+    input_format = 'nv12'
+
+    def __init__(self, model_path: str, pyeasy_dnn: Optional[ModuleType] = None) -> None:
+        module = pyeasy_dnn if pyeasy_dnn is not None else import_pyeasy_dnn()
+        self.model_path = model_path
+        self.warnings: tuple[str, ...] = ()
+        try:
+            models = module.load(model_path)
+            self._model = models[0]
+            input_props = self._model.inputs[0].properties
+            input_shape = tuple(int(d) for d in input_props.shape)
+            input_type = str(input_props.tensor_type)
+            outputs = self._model.outputs
+            self.output_names = tuple(str(t.name) for t in outputs)
+            scales = [np.array(t.properties.scale_data, dtype=np.float32, copy=True).reshape(-1)
+                      for t in outputs]
+        except Exception as error:  # the runtime raises RuntimeError/SystemError
+            raise BackendError(f'hobot_dnn could not load {model_path!r}: {error}') from error
+        if input_type.upper() != 'NV12' or len(input_shape) != 4:
+            raise BackendError(f'model {model_path!r}: input is {input_type} {input_shape}; this '
+                               'node feeds NV12 (build the .bin with input_type_rt nv12)')
+        height, width = (input_shape[2], input_shape[3]) if input_shape[1] == 3 \
+            else (input_shape[1], input_shape[2])
+        self.input_wh = (width, height)
+        self._nv12_bytes = width * height * 3 // 2
+        self._scales = scales
+        neutral = np.full(self._nv12_bytes, 128, dtype=np.uint8)
+        sample = self.infer(neutral)
+        try:
+            resolve_layout([o.data.shape for o in sample], [o.scale is not None for o in sample])
+        except LayoutError as error:
+            raise BackendError(f'model {model_path!r}: {error}') from error
+
+    def infer(self, tensor: np.ndarray) -> list[RawOutput]:
+        """Run one NV12 frame (exactly H*W*3/2 bytes)."""
+        data = np.ascontiguousarray(tensor, dtype=np.uint8).reshape(-1)
+        if data.size != self._nv12_bytes:
+            raise BackendError(f'hobot_dnn input for {self.model_path!r}: {data.size} bytes, '
+                               f'expected exactly {self._nv12_bytes} (NV12 '
+                               f'{self.input_wh[0]}x{self.input_wh[1]})')
+        try:
+            tensors = self._model.forward(data)
+            buffers = [t.buffer for t in tensors]  # each access copies: read once
+        except Exception as error:  # the runtime raises RuntimeError/SystemError
+            raise BackendError(f'hobot_dnn forward failed for {self.model_path!r}: '
+                               f'{error}') from error
+        return [RawOutput(b, _scale_if_quantized(b, s)) for b, s in zip(buffers, self._scales)]
+
+
+def _scale_if_quantized(buffer: np.ndarray, scale: np.ndarray) -> Any:
+    if np.issubdtype(buffer.dtype, np.integer) and scale.size > 0:
+        if scale.size != buffer.shape[-1]:
+            raise BackendError(f'output of shape {buffer.shape} has {scale.size} scales, '
+                               f'expected one per channel ({buffer.shape[-1]})')
+        return scale
+    return None
