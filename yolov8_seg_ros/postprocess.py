@@ -306,7 +306,7 @@ def _nms(boxes_xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
     xywh[:, 2] = boxes_xyxy[:, 2] - boxes_xyxy[:, 0]
     xywh[:, 3] = boxes_xyxy[:, 3] - boxes_xyxy[:, 1]
     # No top_k here: OpenCV applies it to the candidates before suppression.
-    keep = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), -1.0, float(config.iou_threshold))
+    keep = cv2.dnn.NMSBoxes(xywh, scores.astype(np.float32), 0.0, float(config.iou_threshold))
     return np.asarray(keep, dtype=np.int64).reshape(-1)[:config.max_det]
 
 

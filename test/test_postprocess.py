@@ -1,0 +1,259 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Golden tests of the postprocess on crafted heads whose boxes and masks are known exactly."""
+
+import random
+
+from helpers.synthetic_heads import build_heads, Planted
+import numpy as np
+import pytest
+from yolov8_seg_ros.postprocess import (DecodeConfig, LayoutError, render_class_labels,
+                                        render_instance_labels, resolve_layout,
+                                        SegPostprocessor)
+from yolov8_seg_ros.transform import ImageTransform
+
+
+def decode(outputs, transform, **config):
+    return SegPostprocessor.for_outputs(outputs)(outputs, transform, DecodeConfig(**config))
+
+
+def expected_mask(transform, rect, box_src, proto_hw=(160, 160)):
+    """
+    Exact float64 bilinear logit at every pixel centre, > 0, and the pixel index in the box.
+
+    An independent reference: the proto plane is +4 inside the rectangle and -4 outside.
+    """
+    plane = np.full(proto_hw, -4.0)
+    plane[rect[1]:rect[3], rect[0]:rect[2]] = 4.0
+    (sx, sy), (px, py) = transform.scale_xy, transform.pad_xy
+    w, h = transform.source_wh
+    xs = np.clip((px + (np.arange(w) + 0.5) * sx) / 4 - 0.5, 0, proto_hw[1] - 1)
+    ys = np.clip((py + (np.arange(h) + 0.5) * sy) / 4 - 0.5, 0, proto_hw[0] - 1)
+    x0 = np.minimum(np.floor(xs).astype(int), proto_hw[1] - 2)
+    y0 = np.minimum(np.floor(ys).astype(int), proto_hw[0] - 2)
+    wx, wy = xs - x0, ys - y0
+    top = plane[y0][:, x0] * (1 - wx) + plane[y0][:, x0 + 1] * wx
+    bottom = plane[y0 + 1][:, x0] * (1 - wx) + plane[y0 + 1][:, x0 + 1] * wx
+    logits = top * (1 - wy)[:, None] + bottom * wy[:, None]
+    cols = (np.arange(w) >= box_src[0]) & (np.arange(w) < box_src[2])
+    rows = (np.arange(h) >= box_src[1]) & (np.arange(h) < box_src[3])
+    return (logits > 0) & rows[:, None] & cols[None, :]
+
+
+OBJECTS = [
+    Planted(2, 0.9, (100.0, 180.0, 260.0, 300.0), (30, 50, 60, 70)),
+    Planted(0, 0.8, (400.0, 200.0, 560.0, 420.0), (105, 55, 135, 100)),
+    Planted(5, 0.6, (40.0, 420.0, 72.0, 460.0), (11, 106, 17, 114)),
+]
+
+
+@pytest.mark.parametrize('quantize', [False, True])
+def test_recovers_planted_boxes_scores_classes_and_masks(quantize):
+    transform = ImageTransform.letterbox((1280, 960), (640, 640))
+    assert transform.pad_xy == (0, 80) and transform.scale_xy == (0.5, 0.5)
+    outputs = build_heads((640, 640), 8, OBJECTS, quantize=quantize)
+    result = decode(outputs, transform)
+    assert len(result) == 3
+    np.testing.assert_array_equal(result.class_ids, [2, 0, 5])
+    np.testing.assert_allclose(result.scores, [0.9, 0.8, 0.6], atol=1e-5)
+    for k, obj in enumerate(OBJECTS):
+        box_in = np.array(obj.box_xyxy)
+        expected_box = (box_in - [0, 80, 0, 80]) * 2.0
+        np.testing.assert_allclose(result.boxes_xyxy[k], expected_box, atol=2e-3 * (1 + 50 * quantize))
+        full = result.masks[k].full(transform.source_wh)
+        np.testing.assert_array_equal(full, expected_mask(transform, obj.mask_rect,
+                                                          result.boxes_xyxy[k]))
+        assert full.sum() > 100
+
+
+def test_label_images_put_ids_and_classes_where_masks_are():
+    transform = ImageTransform.letterbox((1280, 960), (640, 640))
+    result = decode(build_heads((640, 640), 8, OBJECTS), transform)
+    labels = render_instance_labels(result)
+    assert labels.dtype == np.uint8 and labels.shape == (960, 1280)
+    for k in range(3):
+        np.testing.assert_array_equal(labels == k + 1, result.masks[k].full((1280, 960)))
+    classes = render_class_labels(result, num_classes=8)
+    np.testing.assert_array_equal(np.unique(classes), [0, 1, 3, 6])
+    np.testing.assert_array_equal(classes == 3, labels == 1)
+
+
+def test_overlapping_instances_resolved_by_score():
+    objects = [Planted(0, 0.5, (100.0, 100.0, 200.0, 200.0), (25, 25, 50, 50)),
+               Planted(1, 0.9, (150.0, 150.0, 250.0, 250.0), (37, 37, 62, 62))]
+    result = decode(build_heads((640, 640), 2, objects), ImageTransform.stretch((640, 640),
+                                                                               (640, 640)))
+    assert result.class_ids.tolist() == [1, 0]
+    labels = render_instance_labels(result)
+    assert labels[175, 175] == 1  # both masks cover it: the 0.9 detection wins
+    assert labels[120, 120] == 2
+
+
+def test_zero_detections():
+    transform = ImageTransform.letterbox((640, 480), (640, 640))
+    result = decode(build_heads((640, 640), 80, []), transform)
+    assert len(result) == 0 and result.boxes_xyxy.shape == (0, 4) and result.masks == ()
+    assert not render_instance_labels(result).any()
+
+
+def test_worst_case_every_cell_above_threshold_is_bounded():
+    outputs = build_heads((640, 640), 80, [], fill_logit=3.0)
+    result = decode(outputs, ImageTransform.letterbox((1920, 1080), (640, 640)), max_det=300,
+                    pre_nms_topk=1000)
+    assert 1 <= len(result) <= 300
+    assert len(result.masks) == len(result)
+
+
+def test_boxes_on_and_past_the_borders_are_clipped_and_masks_stay_inside():
+    transform = ImageTransform.letterbox((1280, 960), (640, 640))
+    objects = [Planted(0, 0.9, (-20.0, 60.0, 60.0, 140.0), (0, 10, 20, 40)),  # left + into pad
+               Planted(1, 0.8, (600.0, 540.0, 660.0, 600.0), (145, 130, 160, 160))]
+    result = decode(build_heads((640, 640), 2, objects), transform)
+    assert len(result) == 2
+    assert result.boxes_xyxy[:, [0, 2]].min() >= 0 and result.boxes_xyxy[:, [0, 2]].max() <= 1280
+    assert result.boxes_xyxy[:, [1, 3]].min() >= 0 and result.boxes_xyxy[:, [1, 3]].max() <= 960
+    np.testing.assert_allclose(result.boxes_xyxy[0], [0, 0, 120, 120], atol=2e-3)
+    np.testing.assert_allclose(result.boxes_xyxy[1], [1200, 920, 1280, 960], atol=2e-3)
+    for k in range(2):
+        full = result.masks[k].full((1280, 960))
+        x1, y1, x2, y2 = result.boxes_xyxy[k]
+        ys, xs = np.nonzero(full)
+        assert xs.min() >= x1 and xs.max() < x2 and ys.min() >= y1 and ys.max() < y2
+
+
+def test_tiny_boxes():
+    objects = [Planted(0, 0.9, (100.0, 100.0, 102.0, 101.0), (25, 25, 26, 26))]
+    result = decode(build_heads((640, 640), 1, objects), ImageTransform.stretch((640, 640),
+                                                                               (640, 640)))
+    np.testing.assert_allclose(result.boxes_xyxy[0], [100, 100, 102, 101], atol=2e-3)
+    assert result.masks[0].mask.shape == (1, 2)
+
+
+@pytest.mark.parametrize('input_hw', [(384, 640), (320, 320), (1280, 1280)])
+def test_other_input_sizes_and_non_square(input_hw):
+    h, w = input_hw
+    objects = [Planted(0, 0.7, (w / 4, h / 4, w / 4 + 64, h / 4 + 48), (w // 16, h // 16,
+                                                                        w // 16 + 16, h // 16 + 12))]
+    transform = ImageTransform.letterbox((w * 3, h * 3), (w, h))
+    result = decode(build_heads(input_hw, 1, objects), transform)
+    assert len(result) == 1
+    np.testing.assert_allclose(result.boxes_xyxy[0], np.array(objects[0].box_xyxy) * 3,
+                               atol=1e-2)
+    np.testing.assert_array_equal(result.masks[0].full(transform.source_wh),
+                                  expected_mask(transform, objects[0].mask_rect,
+                                                result.boxes_xyxy[0], (h // 4, w // 4)))
+
+
+def test_quantized_heads_equal_float_heads_within_quantization_tolerance():
+    rng = np.random.default_rng(3)
+    float_outs = build_heads((640, 640), 80, OBJECTS)
+    for out in float_outs[:6]:
+        out.data[...] += rng.normal(0, 0.5, out.data.shape).astype(np.float32)
+    quant = []
+    for k, out in enumerate(float_outs):
+        if k < 6:
+            scale = (np.abs(out.data).reshape(-1, out.data.shape[-1]).max(0) / 2 ** 15)
+            quant.append(type(out)(np.round(out.data / scale).astype(np.int32),
+                                   scale.astype(np.float32)))
+        else:
+            quant.append(out)
+    transform = ImageTransform.letterbox((1920, 1080), (640, 640))
+    a, b = decode(float_outs, transform), decode(quant, transform)
+    assert len(a) == len(b) > 0
+    np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    np.testing.assert_allclose(a.boxes_xyxy, b.boxes_xyxy, atol=0.05)
+    for ma, mb in zip(a.masks, b.masks):
+        inter = (ma.full((1920, 1080)) & mb.full((1920, 1080))).sum()
+        union = (ma.full((1920, 1080)) | mb.full((1920, 1080))).sum()
+        assert inter >= 0.99 * union
+
+
+def test_heads_in_any_order_give_identical_results():
+    outputs = build_heads((640, 640), 80, OBJECTS)
+    transform = ImageTransform.letterbox((1280, 960), (640, 640))
+    reference = decode(outputs, transform)
+    for seed in range(5):
+        shuffled = list(outputs)
+        random.Random(seed).shuffle(shuffled)
+        got = decode(shuffled, transform)
+        np.testing.assert_array_equal(got.boxes_xyxy, reference.boxes_xyxy)
+        np.testing.assert_array_equal(got.class_ids, reference.class_ids)
+        for ma, mb in zip(got.masks, reference.masks):
+            np.testing.assert_array_equal(ma.mask, mb.mask)
+
+
+@pytest.mark.parametrize('nc', [32, 64])
+@pytest.mark.parametrize('order', ['seed', 'level'])
+def test_ambiguous_class_count_resolved_by_grouping(nc, order):
+    objects = [Planted(nc - 1, 0.9, (100.0, 180.0, 260.0, 300.0), (30, 50, 60, 70))]
+    outputs = build_heads((640, 640), nc, objects, order=order)
+    layout = resolve_layout([o.data.shape for o in outputs])
+    assert layout.num_classes == nc
+    result = decode(outputs, ImageTransform.stretch((640, 640), (640, 640)))
+    assert result.class_ids.tolist() == [nc - 1]
+
+
+def test_ambiguous_class_count_resolved_by_quantization_or_explicit_roles():
+    outputs = build_heads((640, 640), 32, OBJECTS[:1], quantize=True)
+    mixed = [outputs[k] for k in (9, 6, 1, 3, 7, 2, 4, 8, 0, 5)]  # no grouping at all
+    layout = resolve_layout([o.data.shape for o in mixed], [o.scale is not None for o in mixed])
+    assert [mixed[lv.cls].scale is None for lv in layout.levels] == [True] * 3
+    with pytest.raises(LayoutError, match='explicit role mapping'):
+        resolve_layout([o.data.shape for o in mixed])
+    roles = ['protos', 'class', 'mask_coef', 'box', 'class', 'mask_coef', 'box', 'class',
+             'mask_coef', 'box']
+    explicit = resolve_layout([o.data.shape for o in mixed], roles=roles)
+    assert explicit == layout
+
+
+@pytest.mark.parametrize('shapes', [
+    [(1, 80, 80, 64)] * 9,
+    [(1, 80, 80, 32), (1, 40, 40, 32), (1, 20, 20, 32), (1, 80, 80, 64), (1, 40, 40, 64),
+     (1, 20, 20, 64), (1, 80, 80, 80), (1, 40, 40, 80), (1, 20, 20, 80), (1, 160, 160, 16)],
+    [(1, 80, 80, 32), (1, 40, 40, 32), (1, 20, 20, 32), (1, 80, 80, 64), (1, 40, 40, 64),
+     (1, 20, 20, 64), (1, 80, 80, 80), (1, 40, 40, 80), (1, 25, 25, 80), (1, 160, 160, 32)],
+    [(1, 8400, 116)],
+])
+def test_invalid_output_sets_raise_a_clear_error_naming_the_shapes(shapes):
+    with pytest.raises(LayoutError) as error:
+        resolve_layout(shapes)
+    assert str(tuple(shapes[0])) in str(error.value)
+
+
+def test_class_filter_agnostic_nms_and_max_det():
+    objects = [Planted(0, 0.9, (100.0, 100.0, 200.0, 200.0)),
+               Planted(1, 0.8, (104.0, 104.0, 204.0, 204.0), stride=16),
+               Planted(2, 0.7, (400.0, 400.0, 500.0, 500.0))]
+    outputs = build_heads((640, 640), 3, objects)
+    transform = ImageTransform.stretch((640, 640), (640, 640))
+    assert decode(outputs, transform).class_ids.tolist() == [0, 1, 2]
+    assert decode(outputs, transform, agnostic_nms=True).class_ids.tolist() == [0, 2]
+    assert decode(outputs, transform, classes=(1, 2)).class_ids.tolist() == [1, 2]
+    assert decode(outputs, transform, max_det=1).class_ids.tolist() == [0]
+    assert len(decode(outputs, transform, conf_threshold=0.75)) == 2
+    assert decode(outputs, transform, with_masks=False).masks == ()
+
+
+def test_more_than_255_instances_gives_a_uint16_label_image():
+    objects = [Planted(0, 0.5 + 0.001 * k, (16.0 * (k % 40) + 2, 16.0 * (k // 40) + 2,
+                                            16.0 * (k % 40) + 10, 16.0 * (k // 40) + 10))
+               for k in range(300)]
+    outputs = build_heads((640, 640), 1, objects)
+    outputs[9].data[..., :] = 4.0  # every mask covers its whole box
+    result = decode(outputs, ImageTransform.stretch((640, 640), (640, 640)), max_det=300)
+    assert len(result) == 300
+    labels = render_instance_labels(result)
+    assert labels.dtype == np.uint16 and labels.max() == 300
+    assert len(np.unique(labels)) == 301
