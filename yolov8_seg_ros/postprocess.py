@@ -397,17 +397,8 @@ class SegPostprocessor:
         protos = protos_out.data[0]
         if protos_out.scale is not None:
             protos = protos.astype(np.float32) * protos_out.scale.astype(np.float32)
+        geometry = _MaskGeometry(transform)
         src_w, src_h = transform.source_wh
-        sx, sy = transform.scale_xy
-        pad_x, pad_y = transform.pad_xy
-        # Proto pixels covered by the image content (not the letterbox padding); interpolation
-        # clamps at its edges, as ultralytics' scale_masks does after cropping the padding.
-        content_x0 = int(round(pad_x / PROTO_STRIDE))
-        content_y0 = int(round(pad_y / PROTO_STRIDE))
-        content_x1 = max(int(round((pad_x + transform.resized_wh[0]) / PROTO_STRIDE)),
-                         content_x0 + 1)
-        content_y1 = max(int(round((pad_y + transform.resized_wh[1]) / PROTO_STRIDE)),
-                         content_y0 + 1)
         masks = []
         for box, coef in zip(boxes_src, coefs):
             # Source pixels whose index lies in [x1, x2) x [y1, y2), as ultralytics' crop_mask.
@@ -416,25 +407,76 @@ class SegPostprocessor:
             if u1 <= u0 or v1 <= v0:
                 masks.append(InstanceMask(u0, v0, np.zeros((0, 0), dtype=bool)))
                 continue
-            # Proto-space span of those pixel centres, plus one proto pixel for interpolation.
-            px0 = (pad_x + (u0 + 0.5) * sx) / PROTO_STRIDE - 0.5
-            py0 = (pad_y + (v0 + 0.5) * sy) / PROTO_STRIDE - 0.5
-            px1 = (pad_x + (u1 - 0.5) * sx) / PROTO_STRIDE - 0.5
-            py1 = (pad_y + (v1 - 0.5) * sy) / PROTO_STRIDE - 0.5
-            cx0 = min(max(int(math.floor(px0)) - 1, content_x0), content_x1 - 1)
-            cy0 = min(max(int(math.floor(py0)) - 1, content_y0), content_y1 - 1)
-            cx1 = min(max(int(math.ceil(px1)) + 2, cx0 + 1), content_x1)
-            cy1 = min(max(int(math.ceil(py1)) + 2, cy0 + 1), content_y1)
-            crop = protos[cy0:cy1, cx0:cx1, :]
-            logits = (crop.reshape(-1, MASK_DIM) @ coef).reshape(cy1 - cy0, cx1 - cx0)
-            # Output pixel (i, j) samples the crop at the exact inverse-transformed position.
-            affine = np.array([[sx / PROTO_STRIDE, 0.0, px0 - cx0],
-                               [0.0, sy / PROTO_STRIDE, py0 - cy0]], dtype=np.float64)
-            region = cv2.warpAffine(logits, affine, (u1 - u0, v1 - v0),
-                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                    borderMode=cv2.BORDER_REPLICATE)
-            masks.append(InstanceMask(u0, v0, region > 0.0))
+            (cx0, cx1), (cy0, cy1) = geometry.crop_x(u0, u1), geometry.crop_y(v0, v1)
+            # einsum, not matmul: BLAS threading costs far more than this tiny product.
+            logits = np.einsum('hwc,c->hw', protos[cy0:cy1, cx0:cx1], coef)
+            masks.append(InstanceMask(u0, v0, geometry.upsample(logits, cx0, cy0, u0, u1,
+                                                                v0, v1) > 0.0))
         return tuple(masks)
+
+
+class _MaskGeometry:
+    """
+    Where source pixels sample the proto plane, and the upsampling that does it exactly.
+
+    Source pixel u (centre u + 0.5) samples proto coordinate (pad + (u + 0.5) * scale) / 4 - 0.5
+    (pixel-centre convention, as bilinear interpolation with align_corners=False).
+    Interpolation clamps at the edges of the proto pixels covered by the image content, not the
+    letterbox padding, as ultralytics' scale_masks does after cropping the padding.
+    """
+
+    def __init__(self, transform: ImageTransform) -> None:
+        self.step = (transform.scale_xy[0] / PROTO_STRIDE, transform.scale_xy[1] / PROTO_STRIDE)
+        self.pad = (transform.pad_xy[0] / PROTO_STRIDE, transform.pad_xy[1] / PROTO_STRIDE)
+        self.content = []
+        for axis in (0, 1):
+            start = int(round(self.pad[axis]))
+            end = int(round((transform.pad_xy[axis] + transform.resized_wh[axis])
+                            / PROTO_STRIDE))
+            self.content.append((start, max(end, start + 1)))
+        # Integer source pixels per proto pixel, with proto edges on source pixel edges:
+        # then cv2.resize by that factor samples exactly the right positions.
+        self.factor = []
+        for axis in (0, 1):
+            factor = 1.0 / self.step[axis]
+            offset = self.pad[axis] * factor
+            exact = (abs(factor - round(factor)) < 1e-9 and abs(offset - round(offset)) < 1e-6
+                     and round(factor) >= 1)
+            self.factor.append(int(round(factor)) if exact else 0)
+
+    def _sample(self, axis: int, index: float) -> float:
+        return self.pad[axis] + (index + 0.5) * self.step[axis] - 0.5
+
+    def _crop(self, axis: int, first: int, last: int) -> tuple[int, int]:
+        low, high = self.content[axis]
+        start = min(max(int(math.floor(self._sample(axis, first))), low), high - 1)
+        end = min(max(int(math.floor(self._sample(axis, last - 1))) + 2, start + 1), high)
+        return start, end
+
+    def crop_x(self, u0: int, u1: int) -> tuple[int, int]:
+        """Proto columns [start, end) needed to interpolate source columns [u0, u1)."""
+        return self._crop(0, u0, u1)
+
+    def crop_y(self, v0: int, v1: int) -> tuple[int, int]:
+        """Proto rows [start, end) needed to interpolate source rows [v0, v1)."""
+        return self._crop(1, v0, v1)
+
+    def upsample(self, logits: np.ndarray, cx0: int, cy0: int, u0: int, u1: int, v0: int,
+                 v1: int) -> np.ndarray:
+        """Bilinear logits at the centres of source pixels [v0, v1) x [u0, u1)."""
+        fx, fy = self.factor
+        if fx and fy:
+            # Proto pixel cx0's left edge is source pixel (cx0 - pad) * factor.
+            x_start = u0 - int(round((cx0 - self.pad[0]) * fx))
+            y_start = v0 - int(round((cy0 - self.pad[1]) * fy))
+            big = cv2.resize(logits, (logits.shape[1] * fx, logits.shape[0] * fy),
+                             interpolation=cv2.INTER_LINEAR)
+            return big[y_start:y_start + v1 - v0, x_start:x_start + u1 - u0]
+        affine = np.array([[self.step[0], 0.0, self._sample(0, u0) - cx0],
+                           [0.0, self.step[1], self._sample(1, v0) - cy0]], dtype=np.float64)
+        return cv2.warpAffine(logits, affine, (u1 - u0, v1 - v0),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
 
 
 def _empty_result(transform: ImageTransform) -> SegmentationResult:

@@ -1,0 +1,55 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Model files for tests: the committed trained shapes model, and exported COCO-shaped models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from yolov8_seg_ros.shapes_dataset import generate_scene, ShapeScene
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / 'test' / 'fixtures'
+SHAPES_ONNX = FIXTURES / 'models' / 'shapes_seg_320.onnx'
+SHAPES_PT = FIXTURES / 'models' / 'shapes_seg_320.pt'
+GENERATED = ROOT / 'build' / 'test_models'
+
+
+def ultralytics_asset(name: str) -> np.ndarray:
+    """One of the sample images ultralytics ships (bus.jpg, zidane.jpg) as BGR."""
+    from ultralytics.utils import ASSETS
+    image = cv2.imread(str(Path(ASSETS) / name))
+    assert image is not None, f'missing ultralytics asset {name}'
+    return image
+
+
+def shapes_on_photo(seed: int, size_wh: tuple[int, int], photo: str) -> ShapeScene:
+    """A shapes scene drawn over one of ultralytics' real photos."""
+    return generate_scene(np.random.default_rng(seed), size_wh[0], size_wh[1],
+                          backdrop_bgr=ultralytics_asset(photo))
+
+
+def coco_shaped_onnx(imgsz: int = 640) -> Path:
+    """yolov8n-seg (nc 80, random weights, seed 0) exported once per machine, cached in build/."""
+    target = GENERATED / f'yolov8n-seg-coco-{imgsz}.onnx'
+    if not target.exists():
+        from yolov8_seg_ros.export import run_export
+        tmp_dir = GENERATED / f'tmp-{os.getpid()}'
+        report = run_export('yolov8n-seg.yaml', (imgsz, imgsz), tmp_dir / target.name)
+        os.replace(report.onnx_path, target)  # atomic: parallel workers may race here
+    return target
