@@ -146,6 +146,12 @@ class Preprocessor:
         return PreprocessedFrame(_rgb_to_nchw(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)),
                                  transform)
 
+    def resized_bgr(self, image: np.ndarray, encoding: str) -> PreprocessedFrame:
+        """The letterboxed/stretched BGR (H, W, 3) uint8 canvas at the model input size."""
+        transform = self.transform_for(source_size(image, encoding))
+        return PreprocessedFrame(self._letterboxed_bgr(to_bgr(image, encoding), transform),
+                                 transform)
+
     def _letterboxed_bgr(self, bgr: np.ndarray, transform: ImageTransform) -> np.ndarray:
         width, height = self.input_wh
         (rw, rh), (px, py) = transform.resized_wh, transform.pad_xy
