@@ -1,0 +1,154 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Both backends: ONNX Runtime for real, hobot_dnn through the faithful pyeasy_dnn fake."""
+
+import importlib
+import sys
+
+from helpers.models import FIXTURES, SHAPES_ONNX
+import numpy as np
+import pytest
+from yolov8_seg_ros.backends import BackendError, create_backend, resolve_backend_name
+from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILABLE
+from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+from yolov8_seg_ros.export import box_iou
+from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
+from yolov8_seg_ros.shapes_dataset import generate_scene
+
+
+@pytest.fixture(scope='module')
+def pyeasy_dnn():
+    sys.path.insert(0, str(FIXTURES.parent / 'fakes'))
+    try:
+        yield importlib.import_module('hobot_dnn.pyeasy_dnn')
+    finally:
+        sys.path.remove(str(FIXTURES.parent / 'fakes'))
+        for name in [m for m in sys.modules if m.startswith('hobot_dnn')]:
+            del sys.modules[name]
+
+
+@pytest.fixture(scope='module')
+def fake_bin(pyeasy_dnn, tmp_path_factory):
+    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path_factory.mktemp('bin') / 'shapes.bin')
+
+
+def scene_nv12(seed=5):
+    scene = generate_scene(np.random.default_rng(seed), 640, 480)
+    return scene, bgr_to_nv12(scene.image_bgr)
+
+
+def test_auto_backend_by_extension():
+    assert resolve_backend_name('auto', 'm.bin') == 'hobot_dnn'
+    assert resolve_backend_name('auto', 'm.ONNX') == 'onnxruntime'
+    assert resolve_backend_name('onnxruntime', 'm.bin') == 'onnxruntime'
+    with pytest.raises(BackendError, match="extension '.tflite'"):
+        resolve_backend_name('auto', 'm.tflite')
+    with pytest.raises(BackendError, match='expected one of'):
+        resolve_backend_name('tensorrt', 'm.onnx')
+
+
+def test_missing_model_file():
+    with pytest.raises(BackendError, match='does not exist'):
+        create_backend('auto', '/nonexistent/model.onnx')
+
+
+def test_hobot_dnn_without_the_runtime_fails_with_one_clear_sentence(tmp_path):
+    model = tmp_path / 'model.bin'
+    model.write_bytes(b'\0')
+    with pytest.raises(BackendError) as error:
+        create_backend('auto', str(model))
+    assert str(error.value) == UNAVAILABLE
+
+
+def test_onnxruntime_backend_loads_validates_and_runs():
+    backend = OnnxRuntimeBackend(str(SHAPES_ONNX), num_threads=1)
+    assert backend.input_wh == (320, 320) and backend.input_format == 'rgb_nchw'
+    outputs = backend.infer(np.zeros((1, 3, 320, 320), np.float32))
+    assert len(outputs) == 10 and all(o.scale is None for o in outputs)
+    assert backend.warnings == ()
+
+
+def test_onnxruntime_unavailable_provider_falls_back_to_cpu_with_a_warning():
+    backend = OnnxRuntimeBackend(str(SHAPES_ONNX), providers=('cuda', 'cpu'))
+    assert backend.providers == ('CPUExecutionProvider',)
+    assert 'cuda' in backend.warnings[0]
+
+
+def test_onnxruntime_rejects_a_model_without_split_heads(tmp_path):
+    import onnx
+    from onnx import helper, TensorProto
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['images', 'w'], ['output0'])], 'plain',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 116, 64, 64])],
+        [helper.make_tensor('w', TensorProto.FLOAT, [116, 3, 1, 1], [0.0] * 348)])
+    path = tmp_path / 'plain.onnx'
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), path)
+    with pytest.raises(BackendError, match=r'\(1, 116, 64, 64\)'):
+        OnnxRuntimeBackend(str(path))
+
+
+def test_fake_mirrors_the_documented_sharp_edges(pyeasy_dnn, fake_bin):
+    model = pyeasy_dnn.load(str(fake_bin))[0]
+    assert model.estimate_latency == 100
+    assert model.outputs is not model.outputs  # a fresh list on every access
+    props = model.inputs[0].properties
+    assert (props.tensor_type, props.shape) == ('NV12', (1, 3, 320, 320))
+    with pytest.raises(AttributeError):
+        props.quantiType  # noqa: B018
+    assert isinstance(props.alignedShape, int)
+    protos = model.outputs[9].properties
+    assert protos.layout == 'NCHW' and protos.shape == (1, 80, 80, 32)
+    _, nv12 = scene_nv12()
+    frame = Preprocessor((320, 320), 'nv12')(nv12, 'nv12').tensor
+    first = model.forward(frame)
+    kept = first[3].buffer
+    assert first[3].buffer is not first[3].buffer and kept.dtype == np.int32
+    model.forward(np.full_like(frame, 128))
+    assert not np.array_equal(first[3].buffer, kept)  # persistent buffer, overwritten
+    model.forward(frame[:100])  # no size check: reads on past the view, as on the board
+    with pytest.raises(SystemError, match='out-of-bounds'):
+        model.forward(np.zeros(100, np.uint8))
+
+
+def test_hobot_dnn_backend_through_the_fake_matches_onnxruntime(pyeasy_dnn, fake_bin):
+    hobot = HobotDnnBackend(str(fake_bin), pyeasy_dnn)
+    assert hobot.input_wh == (320, 320) and hobot.input_format == 'nv12'
+    scene, nv12 = scene_nv12()
+    nv12_frame = Preprocessor(hobot.input_wh, 'nv12')(nv12, 'nv12')
+    outputs = hobot.infer(nv12_frame.tensor)
+    assert [o.scale is not None for o in outputs] == [True] * 6 + [False] * 4
+    assert all(o.data.dtype == np.int32 for o in outputs[:6])
+    decoded = SegPostprocessor.for_outputs(outputs)(outputs, nv12_frame.transform,
+                                                    DecodeConfig())
+    onnx = OnnxRuntimeBackend(str(SHAPES_ONNX))
+    rgb_frame = Preprocessor(onnx.input_wh, 'rgb_nchw')(scene.image_bgr, 'bgr8')
+    ort_outputs = onnx.infer(rgb_frame.tensor)
+    reference = SegPostprocessor.for_outputs(ort_outputs)(ort_outputs, rgb_frame.transform,
+                                                          DecodeConfig())
+    assert len(decoded) == len(reference) >= 2
+    assert sorted(decoded.class_ids.tolist()) == sorted(reference.class_ids.tolist())
+    assert box_iou(decoded.boxes_xyxy, reference.boxes_xyxy).max(axis=1).min() > 0.9
+
+
+def test_hobot_dnn_backend_input_size_and_errors(pyeasy_dnn, fake_bin, tmp_path):
+    hobot = HobotDnnBackend(str(fake_bin), pyeasy_dnn)
+    with pytest.raises(BackendError, match='expected exactly 153600'):
+        hobot.infer(np.zeros(1000, np.uint8))
+    broken = tmp_path / 'broken.bin'
+    broken.write_text('{"format": "something else"}')
+    with pytest.raises(BackendError, match='broken.bin'):
+        HobotDnnBackend(str(broken), pyeasy_dnn)
