@@ -1,0 +1,116 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""yolov8-seg-export and yolov8-seg-calib end to end: ONNX, verification, YAML, commands."""
+
+from pathlib import Path
+import shutil
+import subprocess
+
+import cv2
+from helpers.models import SHAPES_PT
+import numpy as np
+import onnx
+import pytest
+from yolov8_seg_ros.calibration import main as calib_main
+from yolov8_seg_ros.export import main as export_main
+from yolov8_seg_ros.shapes_dataset import generate_scene
+import yaml
+
+SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
+
+
+def output_shapes(path):
+    graph = onnx.load(str(path)).graph
+    return [(o.name, [d.dim_value for d in o.type.tensor_type.shape.dim]) for o in graph.output]
+
+
+def test_export_command_from_a_trained_checkpoint(tmp_path):
+    sample = tmp_path / 'scene.png'
+    cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
+    weights = tmp_path / 'shapes.pt'
+    shutil.copyfile(SHAPES_PT, weights)
+    exe = shutil.which('yolov8-seg-export')
+    assert exe and exe.endswith('lib/yolov8_seg_ros/yolov8-seg-export'), exe
+    run = subprocess.run([exe, str(weights), '--imgsz', '320', '--sample-image', str(sample)],
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert 'detections match ultralytics' in run.stdout
+    assert ' 0 detections' not in run.stdout  # the verification compared real detections
+    shapes = output_shapes(tmp_path / 'shapes.onnx')
+    assert [s for _, s in shapes] == [[1, 40, 40, 32], [1, 20, 20, 32], [1, 10, 10, 32],
+                                      [1, 40, 40, 64], [1, 20, 20, 64], [1, 10, 10, 64],
+                                      [1, 40, 40, 4], [1, 20, 20, 4], [1, 10, 10, 4],
+                                      [1, 80, 80, 32]]
+    model = onnx.load(str(tmp_path / 'shapes.onnx'))
+    assert model.opset_import[0].version == 11
+    config = yaml.safe_load((tmp_path / 'shapes_instance_seg_bayese_320x320_nv12.yaml')
+                            .read_text())
+    assert config['model_parameters'] == {
+        'onnx_model': 'shapes.onnx', 'march': 'bayes-e', 'layer_out_dump': False,
+        'working_dir': 'shapes_instance_seg_bayese_320x320_nv12',
+        'output_model_file_prefix': 'shapes_instance_seg_bayese_320x320_nv12'}
+    assert config['input_parameters']['input_type_rt'] == 'nv12'
+    assert config['input_parameters']['input_type_train'] == 'rgb'
+    assert config['input_parameters']['scale_value'] == pytest.approx(1 / 255)
+    assert config['calibration_parameters']['cal_data_type'] == 'float32'
+    script = (tmp_path / 'shapes_toolchain.sh').read_text()
+    removed = [line.split('-r ')[1].rstrip(' \\') for line in script.splitlines()
+               if line.strip().startswith('-r ')]
+    assert removed == [f'/model.22/cv{h}.{i}/cv{h}.{i}.2/Conv_output_0_HzDequantize'
+                       for h in (4, 2) for i in range(3)]
+    assert 'hb_model_modifier shapes_instance_seg_bayese_320x320_nv12.bin' in script
+    subprocess.run(['bash', '-n', str(tmp_path / 'shapes_toolchain.sh')], check=True)
+
+
+def test_export_from_yaml_matches_the_seed_names_and_other_sizes(tmp_path):
+    assert export_main(['yolov8n-seg.yaml', '--imgsz', '384x640', '--nc', '3',
+                        '--output', str(tmp_path / 'custom.onnx')]) == 0
+    shapes = output_shapes(tmp_path / 'custom.onnx')
+    assert [n for n, _ in shapes] == SEED_NAMES
+    assert shapes[0][1] == [1, 48, 80, 32] and shapes[6][1] == [1, 48, 80, 3]
+    assert shapes[9][1] == [1, 96, 160, 32]
+    assert (tmp_path / 'custom_instance_seg_bayese_640x384_nv12.yaml').exists()
+
+
+def test_export_rejects_nc_for_a_checkpoint(capsys):
+    assert export_main([str(SHAPES_PT), '--nc', '3']) == 1
+    assert 'applies to a model .yaml only' in capsys.readouterr().err
+
+
+def test_calibration_samples_are_rgb_float32_with_the_runtime_letterbox(tmp_path):
+    images = tmp_path / 'images'
+    images.mkdir()
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[..., 2] = 200  # pure red in BGR
+    cv2.imwrite(str(images / 'red.png'), image)
+    (images / 'notes.txt').write_text('not an image')
+    assert calib_main([str(images), str(tmp_path / 'out'), '--imgsz', '320']) == 0
+    data = np.fromfile(tmp_path / 'out' / 'red.rgbchw', dtype=np.float32)
+    assert data.size == 3 * 320 * 320
+    chw = data.reshape(3, 320, 320)
+    np.testing.assert_array_equal(chw[:, 160, 160], [200, 0, 0])  # R first, 0..255
+    np.testing.assert_array_equal(chw[:, 10, 160], [127, 127, 127])  # letterbox padding
+    assert calib_main([str(tmp_path / 'out'), str(tmp_path / 'x')]) == 1
+
+
+def test_export_leaves_the_installed_head_untouched():
+    from ultralytics.nn.modules.head import Segment
+    from yolov8_seg_ros.export import split_head_forward
+    original = Segment.forward
+    with pytest.raises(RuntimeError), split_head_forward(Segment):
+        assert Segment.forward is not original
+        raise RuntimeError('export failed')
+    assert Segment.forward is original
+    assert Path(Segment.__module__.replace('.', '/')).name == 'head'
