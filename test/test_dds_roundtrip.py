@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 from helpers.detections_publisher import known_detections
-from helpers.ros_graph import test_graph
+from helpers.ros_graph import ros_graph
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from vision_msgs.msg import Detection2DArray
 
@@ -28,10 +28,11 @@ def test_detection_array_crosses_processes_intact() -> None:
     publisher = subprocess.Popen([sys.executable, '-m', 'helpers.detections_publisher'],
                                  cwd=str(Path(__file__).resolve().parent))
     try:
-        with test_graph('roundtrip_listener') as graph:
+        with ros_graph('roundtrip_listener') as graph:
             received = graph.collect(Detection2DArray, 'roundtrip/detections',
                                      QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE))
-            assert graph.spin_until(lambda: len(received) > 0, timeout_s=30.0),                 'no Detection2DArray received from the publisher process within 30 s'
+            assert graph.spin_until(lambda: len(received) > 0, timeout_s=30.0), \
+                'no Detection2DArray received from the publisher process within 30 s'
     finally:
         publisher.terminate()
         publisher.wait(timeout=10)

@@ -23,10 +23,10 @@ from helpers.models import SHAPES_PT
 import numpy as np
 import onnx
 import pytest
+import yaml
 from yolov8_seg_ros.calibration import main as calib_main
 from yolov8_seg_ros.export import main as export_main
 from yolov8_seg_ros.shapes_dataset import generate_scene
-import yaml
 
 SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
 

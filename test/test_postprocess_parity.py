@@ -14,7 +14,7 @@
 
 """Parity with ultralytics' own NMS and native-resolution mask processing on real outputs."""
 
-from helpers.models import SHAPES_ONNX, shapes_on_photo
+from helpers.models import shapes_on_photo, SHAPES_ONNX
 from helpers.ultralytics_reference import reference_decode
 import numpy as np
 import pytest
@@ -57,8 +57,17 @@ def test_matches_ultralytics(backend, photo, size_wh, mode, quantize):
     np.testing.assert_allclose(ours.scores, ref.scores, atol=1e-4)
     ious = np.diag(box_iou(ours.boxes_xyxy, ref.boxes_xyxy))
     assert ious.min() >= 0.99, ious
+    mask_ious = []
     for k, mask in enumerate(ours.masks):
         full = mask.full(frame.transform.source_wh)
         union = (full | ref.masks[k]).sum()
         assert union > 0
-        assert (full & ref.masks[k]).sum() / union >= 0.97
+        mask_ious.append((full & ref.masks[k]).sum() / union)
+    pad_in_proto_px = np.array(frame.transform.pad_xy) / 4
+    if mode == 'letterbox' and np.any(pad_in_proto_px % 1):
+        # ultralytics then interpolates twice (2x upsample, then resize), which shifts mask
+        # boundaries by a fraction of a proto pixel; ours samples the exact position once
+        # (pixel-exact against an independent reference in test_postprocess.py).
+        assert min(mask_ious) >= 0.95 and np.mean(mask_ious) >= 0.98, mask_ious
+    else:
+        assert min(mask_ious) >= 0.97, mask_ious

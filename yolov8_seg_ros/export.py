@@ -34,8 +34,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from yolov8_seg_ros.postprocess import (DecodeConfig, HeadLayout, resolve_layout,
-                                        SegmentationResult)
+from yolov8_seg_ros.postprocess import DecodeConfig, HeadLayout, SegmentationResult
 
 PTQ_SCALE_VALUE = 0.003921568627451  # 1/255, applied by the toolchain (norm_type data_scale)
 _PASS_THROUGH_OPS = ('Transpose', 'Reshape', 'Identity')
@@ -182,7 +181,7 @@ def ptq_yaml_text(onnx_path: Path, input_hw: tuple[int, int], cal_dir: str) -> s
 
 def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: str,
                          nodes: Sequence[str], cal_dir: str) -> str:
-    """The toolchain commands, in order, with the derived Dequantize node names."""
+    """Return the toolchain commands, in order, with the derived Dequantize node names."""
     prefix = model_prefix(onnx_path, input_hw)
     removes = ' \\\n'.join(f'  -r {shlex.quote(n)}' for n in nodes)
     return (
@@ -251,7 +250,7 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
                num_classes: Optional[int] = None, sample_image: Optional[Path] = None,
                opset: int = 11, simplify: bool = True, cal_dir: Optional[str] = None,
                seed: int = 0) -> ExportReport:
-    """Export, verify and write the toolchain files; see the module docstring."""
+    """Export, verify and write the toolchain files (see the module docstring)."""
     import cv2
 
     model = load_model(source, num_classes, seed)

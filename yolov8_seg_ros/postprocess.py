@@ -108,7 +108,7 @@ class InstanceMask:
     mask: np.ndarray  # (h, w) bool
 
     def full(self, image_wh: tuple[int, int]) -> np.ndarray:
-        """Paste the mask into a full (H, W) boolean image."""
+        """Return the mask pasted into a boolean image of size image_wh."""
         out = np.zeros((image_wh[1], image_wh[0]), dtype=bool)
         h, w = self.mask.shape
         out[self.y0:self.y0 + h, self.x0:self.x0 + w] = self.mask
@@ -429,10 +429,10 @@ class _MaskGeometry:
         self.step = (transform.scale_xy[0] / PROTO_STRIDE, transform.scale_xy[1] / PROTO_STRIDE)
         self.pad = (transform.pad_xy[0] / PROTO_STRIDE, transform.pad_xy[1] / PROTO_STRIDE)
         self.content = []
-        for axis in (0, 1):
-            start = int(round(self.pad[axis]))
-            end = int(round((transform.pad_xy[axis] + transform.resized_wh[axis])
-                            / PROTO_STRIDE))
+        for axis in (0, 1):  # proto pixels at least partly covered by the content
+            start = int(math.floor(self.pad[axis]))
+            end = int(math.ceil((transform.pad_xy[axis] + transform.resized_wh[axis])
+                                / PROTO_STRIDE))
             self.content.append((start, max(end, start + 1)))
         # Integer source pixels per proto pixel, with proto edges on source pixel edges:
         # then cv2.resize by that factor samples exactly the right positions.

@@ -15,8 +15,9 @@
 """
 Source image (BGR, RGB, mono, NV12, YUV422) -> model input tensor, recording the transform.
 
-Resizing is bilinear, as ultralytics' LetterBox. Two model input formats: 'nv12' (H*W*3/2 bytes, what a BPU .bin built with input_type_rt nv12
-takes) and 'rgb_nchw' (float32 (1, 3, H, W) RGB in 0..1, what the exported ONNX takes).
+Resizing is bilinear, as ultralytics' LetterBox. Two model input formats: 'nv12' (H*W*3/2
+bytes, what a BPU .bin built with input_type_rt nv12 takes) and 'rgb_nchw' (float32
+(1, 3, H, W) RGB in 0..1, what the exported ONNX takes).
 NV12 sources are resized plane by plane, never through BGR, when the model wants NV12.
 """
 
@@ -35,8 +36,8 @@ _THREE_CHANNEL_TO_BGR = {'bgr8': None, 'rgb8': cv2.COLOR_RGB2BGR}
 _FOUR_CHANNEL_TO_BGR = {'bgra8': cv2.COLOR_BGRA2BGR, 'rgba8': cv2.COLOR_RGBA2BGR}
 _YUV422_TO_BGR = {'yuv422': cv2.COLOR_YUV2BGR_UYVY, 'uyvy': cv2.COLOR_YUV2BGR_UYVY,
                   'yuv422_yuy2': cv2.COLOR_YUV2BGR_YUYV, 'yuyv': cv2.COLOR_YUV2BGR_YUYV}
-SOURCE_ENCODINGS = tuple(['nv12', 'mono8', *_THREE_CHANNEL_TO_BGR, *_FOUR_CHANNEL_TO_BGR,
-                          *_YUV422_TO_BGR])
+SOURCE_ENCODINGS = ('nv12', 'mono8', *_THREE_CHANNEL_TO_BGR, *_FOUR_CHANNEL_TO_BGR,
+                    *_YUV422_TO_BGR)
 _NV12_PAD_UV = 128  # neutral chroma
 
 
@@ -52,7 +53,7 @@ class PreprocessedFrame(NamedTuple):
 
 
 def nv12_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split an NV12 image given as (H*3/2, W) rows into the Y (H, W) and UV (H/2, W/2, 2) views."""
+    """Split NV12 given as (H*3/2, W) rows into Y (H, W) and UV (H/2, W/2, 2) views."""
     rows, width = image.shape[:2]
     height = rows * 2 // 3
     if image.ndim != 2 or rows % 3 != 0 or height % 2 != 0 or width % 2 != 0:
@@ -62,7 +63,7 @@ def nv12_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bgr_to_nv12(bgr: np.ndarray) -> np.ndarray:
-    """BGR (H, W, 3) uint8 with even H, W -> NV12 (H*3/2, W) uint8 (OpenCV I420, UV interleaved)."""
+    """Convert BGR (H, W, 3), even H and W, to NV12 (H*3/2, W) uint8 (OpenCV I420 colours)."""
     height, width = bgr.shape[:2]
     if height % 2 or width % 2:
         raise ImageFormatError(f'nv12 image {width}x{height}: width and height must be even')
@@ -117,7 +118,7 @@ class Preprocessor:
         self.pad_value = int(pad_value)
 
     def transform_for(self, source_wh: tuple[int, int]) -> ImageTransform:
-        """The transform this preprocessor applies to a source of the given size."""
+        """Return the transform this preprocessor applies to a source of the given size."""
         transform = ImageTransform.create(self.resize_mode, source_wh, self.input_wh)
         if self.input_format != 'nv12':
             return transform
@@ -147,7 +148,7 @@ class Preprocessor:
                                  transform)
 
     def resized_bgr(self, image: np.ndarray, encoding: str) -> PreprocessedFrame:
-        """The letterboxed/stretched BGR (H, W, 3) uint8 canvas at the model input size."""
+        """Return the letterboxed/stretched BGR (H, W, 3) uint8 canvas at the input size."""
         transform = self.transform_for(source_size(image, encoding))
         return PreprocessedFrame(self._letterboxed_bgr(to_bgr(image, encoding), transform),
                                  transform)

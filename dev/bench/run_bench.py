@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
-from helpers.synthetic_heads import build_heads, Planted  # noqa: E402
+from helpers.synthetic_heads import build_heads, Planted  # noqa: E402, I100
 from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
 from yolov8_seg_ros.transform import ImageTransform  # noqa: E402
@@ -87,7 +87,7 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
         decoder = SegPostprocessor.for_outputs(outputs)
         assert len(decoder(outputs, transform, config)) == count
         results[f'postprocess_ms_{name}'] = median_ms(
-            lambda: decoder(outputs, transform, config), runs)
+            lambda d=decoder, o=outputs, t=transform: d(o, t, config), runs)
     worst = build_heads((640, 640), 80, [], fill_logit=3.0)
     transform = ImageTransform.letterbox((1920, 1080), (640, 640))
     decoder = SegPostprocessor.for_outputs(worst)

@@ -39,7 +39,7 @@ def ultralytics_asset(name: str) -> np.ndarray:
 
 
 def shapes_on_photo(seed: int, size_wh: tuple[int, int], photo: str) -> ShapeScene:
-    """A shapes scene drawn over one of ultralytics' real photos."""
+    """Draw a shapes scene over one of ultralytics' real photos."""
     return generate_scene(np.random.default_rng(seed), size_wh[0], size_wh[1],
                           backdrop_bgr=ultralytics_asset(photo))
 

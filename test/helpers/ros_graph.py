@@ -27,7 +27,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 
-class TestGraph:
+class GraphHarness:
     """A test's own ROS context, node and executor; spin it while waiting for conditions."""
 
     def __init__(self, name: str) -> None:
@@ -57,9 +57,9 @@ class TestGraph:
 
 
 @contextlib.contextmanager
-def test_graph(name: str) -> Iterator[TestGraph]:
-    """Context manager around TestGraph that always shuts the context down."""
-    graph = TestGraph(name)
+def ros_graph(name: str) -> Iterator[GraphHarness]:
+    """Context manager around GraphHarness that always shuts the context down."""
+    graph = GraphHarness(name)
     try:
         yield graph
     finally:

@@ -139,7 +139,7 @@ class Model:
 
 
 def _read_raw(array: np.ndarray, count: int) -> bytes:
-    """count bytes from the array's data pointer, as the runtime's memcpy does."""
+    """Read count bytes from the array data pointer, as the runtime memcpy does."""
     base = array
     while isinstance(base.base, np.ndarray):
         base = base.base
@@ -151,7 +151,7 @@ def _read_raw(array: np.ndarray, count: int) -> bytes:
 
 
 def load(path_or_list: Any) -> list[Model]:
-    """pyeasy_dnn.load: one Model per file."""
+    """Load models like pyeasy_dnn.load: one Model per file."""
     paths = [path_or_list] if isinstance(path_or_list, (str, Path)) else list(path_or_list)
     return [Model(Path(p)) for p in paths]
 

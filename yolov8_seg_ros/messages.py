@@ -1,0 +1,81 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""SegmentationResult -> vision_msgs / sensor_msgs messages (no rclpy; header passed through)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+from sensor_msgs.msg import Image
+from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesisWithPose,
+                             VisionClass)
+
+from yolov8_seg_ros.postprocess import SegmentationResult
+
+
+def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
+                   class_id_format: str = 'name') -> Detection2DArray:
+    """Detection2DArray in source pixels; detection i has id str(i + 1) = its mask value."""
+    array = Detection2DArray()
+    array.header = header
+    for index, (box, score, cls) in enumerate(zip(result.boxes_xyxy.tolist(),
+                                                  result.scores.tolist(),
+                                                  result.class_ids.tolist())):
+        detection = Detection2D()
+        detection.header = header
+        detection.id = str(index + 1)
+        detection.bbox.center.position.x = (box[0] + box[2]) / 2.0
+        detection.bbox.center.position.y = (box[1] + box[3]) / 2.0
+        detection.bbox.size_x = box[2] - box[0]
+        detection.bbox.size_y = box[3] - box[1]
+        hypothesis = ObjectHypothesisWithPose()
+        hypothesis.hypothesis.class_id = (class_names[cls] if class_id_format == 'name'
+                                          else str(cls))
+        hypothesis.hypothesis.score = float(score)
+        detection.results.append(hypothesis)
+        array.detections.append(detection)
+    return array
+
+
+def image_msg(array: np.ndarray, header: Any, encoding: str) -> Image:
+    """Convert a numpy image to sensor_msgs/Image with the given header and encoding."""
+    array = np.ascontiguousarray(array)
+    msg = Image()
+    msg.header = header
+    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.encoding = encoding
+    msg.is_bigendian = 0
+    msg.step = int(array.strides[0])
+    msg.data = array.tobytes()
+    return msg
+
+
+def label_image_msg(labels: np.ndarray, header: Any) -> Image:
+    """uint8 labels -> mono8, uint16 -> mono16."""
+    return image_msg(labels, header, 'mono8' if labels.dtype == np.uint8 else 'mono16')
+
+
+def label_info_msg(class_names: Sequence[str], threshold: float, header: Any) -> LabelInfo:
+    """vision_msgs/LabelInfo with the class map (class id -> name)."""
+    info = LabelInfo()
+    info.header = header
+    info.threshold = float(threshold)
+    for class_id, name in enumerate(class_names):
+        entry = VisionClass()
+        entry.class_id = class_id
+        entry.class_name = name
+        info.class_map.append(entry)
+    return info
