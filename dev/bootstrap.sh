@@ -29,8 +29,10 @@ mkdir -p "$STAMPS"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-digest() {  # digest FILE_OR_DIR...: one hash over the names and contents of the given paths
-  find "$@" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
+digest() {  # digest FILE_OR_DIR...: one hash over the names and contents of the existing paths
+  local existing=()
+  for path in "$@"; do [ -e "$path" ] && existing+=("$path"); done
+  find "${existing[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z \
     | xargs -0 sha256sum | sha256sum | cut -d' ' -f1
 }
 
