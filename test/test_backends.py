@@ -128,7 +128,7 @@ def test_fake_mirrors_the_documented_sharp_edges(pyeasy_dnn, fake_bin):
 def test_hobot_dnn_backend_through_the_fake_matches_onnxruntime(pyeasy_dnn, fake_bin):
     hobot = HobotDnnBackend(str(fake_bin), pyeasy_dnn)
     assert hobot.input_wh == (320, 320) and hobot.input_format == 'nv12'
-    scene, nv12 = scene_nv12()
+    _, nv12 = scene_nv12()
     nv12_frame = Preprocessor(hobot.input_wh, 'nv12')(nv12, 'nv12')
     outputs = hobot.infer(nv12_frame.tensor)
     assert [o.scale is not None for o in outputs] == [True] * 6 + [False] * 4

@@ -26,5 +26,5 @@ PATHS = ['yolov8_seg_ros', 'test', 'launch', 'dev', 'setup.py']
 @pytest.mark.flake8
 @pytest.mark.linter
 def test_flake8() -> None:
-    rc, errors = main_with_errors(argv=[str(ROOT / p) for p in PATHS])
+    rc, errors = main_with_errors(argv=[str(ROOT / p) for p in PATHS if (ROOT / p).exists()])
     assert rc == 0, f'Found {len(errors)} code style errors / warnings:\n' + '\n'.join(errors)
