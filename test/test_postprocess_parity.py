@@ -15,12 +15,13 @@
 """Parity with ultralytics' own NMS and native-resolution mask processing on real outputs."""
 
 from helpers.models import shapes_on_photo, SHAPES_ONNX
+from helpers.synthetic_heads import quantize_head
 from helpers.ultralytics_reference import reference_decode
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.export import box_iou
-from yolov8_seg_ros.postprocess import DecodeConfig, RawOutput, SegPostprocessor
+from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
 
 
@@ -31,12 +32,8 @@ def backend():
 
 def quantized(outputs):
     """int32 + per-channel scale for the box and mask-coefficient heads, as the BPU .bin."""
-    result = list(outputs)
-    for k in range(6):  # the exported (seed) order starts with 3 mask-coefficient, 3 box heads
-        data = outputs[k].data
-        scale = np.abs(data).reshape(-1, data.shape[-1]).max(0) / 2 ** 20 + 1e-12
-        result[k] = RawOutput(np.round(data / scale).astype(np.int32), scale.astype(np.float32))
-    return result
+    # The exported (seed) order starts with 3 mask-coefficient and 3 box heads.
+    return [quantize_head(o.data) for o in outputs[:6]] + list(outputs[6:])
 
 
 @pytest.mark.parametrize('photo', ['bus.jpg', 'zidane.jpg'])

@@ -147,12 +147,6 @@ def main() -> None:
         results.update(json.loads(args.out.read_text()))
     for name in args.only or list(STAGES):
         STAGES[name](results, max(50, args.runs))
-    try:
-        from node_bench import bench_node
-    except ImportError:
-        bench_node = None
-    if bench_node is not None and (not args.only or 'node' in args.only):
-        bench_node(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + '\n')
     width = max(len(k) for k in results)

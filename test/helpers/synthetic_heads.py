@@ -76,8 +76,8 @@ def build_heads(input_hw: tuple[int, int], num_classes: int, objects: Sequence[P
         if obj.mask_rect is not None:
             px0, py0, px1, py1 = obj.mask_rect
             protos[0, py0:py1, px0:px1, channel] = PROTO_ON
-    outs = ([_maybe_quantize(c, quantize) for c in coefs]
-            + [_maybe_quantize(b, quantize) for b in boxes]
+    outs = ([quantize_head(c, quantize) for c in coefs]
+            + [quantize_head(b, quantize) for b in boxes]
             + [RawOutput(c) for c in classes] + [RawOutput(protos)])
     if order == 'level':
         return [outs[6], outs[3], outs[0], outs[7], outs[4], outs[1], outs[8], outs[5], outs[2],
@@ -85,7 +85,8 @@ def build_heads(input_hw: tuple[int, int], num_classes: int, objects: Sequence[P
     return outs
 
 
-def _maybe_quantize(data: np.ndarray, quantize: bool) -> RawOutput:
+def quantize_head(data: np.ndarray, quantize: bool = True) -> RawOutput:
+    """int32 + per-channel scale (peak / 2**20), as a BPU head without its Dequantize node."""
     if not quantize:
         return RawOutput(data)
     scale = np.maximum(np.abs(data).reshape(-1, data.shape[-1]).max(axis=0), 1e-3) / 2 ** 20
