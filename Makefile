@@ -8,7 +8,7 @@ test: setup
 	@bash dev/run_tests.sh $(ARGS)
 
 demo: setup
-	@echo "The demo (the yolov8_seg node replaying the bundled bag into demo_out/) is not built yet: it comes with the node issue. Meanwhile: make test, make bench."
+	@bash -c 'source dev/env.sh && python dev/demo.py'
 
 bench: setup
 	@bash -c 'source dev/env.sh && python dev/bench/run_bench.py'

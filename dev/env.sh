@@ -38,7 +38,9 @@ set +u
 source "$_yolov8_seg_root/ws/install/setup.bash"
 export PATH="$_yolov8_seg_root/ws/install/yolov8_seg_ros/lib/yolov8_seg_ros:$PATH"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
-export ROS_LOCALHOST_ONLY="${ROS_LOCALHOST_ONLY:-1}"
+# Large images between local processes: see the profile's comment (measured by make bench).
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_yolov8_seg_root/config/fastdds_large_images.xml}"
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$FASTRTPS_DEFAULT_PROFILES_FILE}"
 export ROS_LOG_DIR="${ROS_LOG_DIR:-$(mktemp -d -t yolov8_seg_roslog.XXXXXX)}"
 export YOLO_OFFLINE=1 YOLO_VERBOSE="${YOLO_VERBOSE:-False}"
 unset _yolov8_seg_root

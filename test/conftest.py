@@ -24,7 +24,6 @@ _worker = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
 _base = int(os.environ.get('YOLOV8_SEG_TEST_DOMAIN_BASE', '40'))
 os.environ['ROS_DOMAIN_ID'] = str(_base + int(_worker.removeprefix('gw') or 0))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-os.environ.setdefault('ROS_LOCALHOST_ONLY', '1')
 
 TEST_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TEST_DIR))

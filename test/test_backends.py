@@ -14,11 +14,10 @@
 
 """Both backends: ONNX Runtime for real, hobot_dnn through the faithful pyeasy_dnn fake."""
 
-import importlib
-import sys
 
 import cv2
-from helpers.models import FIXTURES, SHAPES_ONNX
+from helpers.fake_runtime import fake_pyeasy_dnn
+from helpers.models import SHAPES_ONNX, single_output_onnx
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import BackendError, create_backend, resolve_backend_name
@@ -32,13 +31,8 @@ from yolov8_seg_ros.shapes_dataset import generate_scene
 
 @pytest.fixture(scope='module')
 def pyeasy_dnn():
-    sys.path.insert(0, str(FIXTURES.parent / 'fakes'))
-    try:
-        yield importlib.import_module('hobot_dnn.pyeasy_dnn')
-    finally:
-        sys.path.remove(str(FIXTURES.parent / 'fakes'))
-        for name in [m for m in sys.modules if m.startswith('hobot_dnn')]:
-            del sys.modules[name]
+    with fake_pyeasy_dnn() as module:
+        yield module
 
 
 @pytest.fixture(scope='module')
@@ -89,15 +83,7 @@ def test_onnxruntime_unavailable_provider_falls_back_to_cpu_with_a_warning():
 
 
 def test_onnxruntime_rejects_a_model_without_split_heads(tmp_path):
-    import onnx
-    from onnx import helper, TensorProto
-    graph = helper.make_graph(
-        [helper.make_node('Conv', ['images', 'w'], ['output0'])], 'plain',
-        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 64, 64])],
-        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 116, 64, 64])],
-        [helper.make_tensor('w', TensorProto.FLOAT, [116, 3, 1, 1], [0.0] * 348)])
-    path = tmp_path / 'plain.onnx'
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), path)
+    path = single_output_onnx(tmp_path / 'plain.onnx')
     with pytest.raises(BackendError, match=r'\(1, 116, 64, 64\)'):
         OnnxRuntimeBackend(str(path))
 

@@ -134,3 +134,13 @@ def test_unknown_encoding_and_dtype_are_rejected():
         Preprocessor((320, 320), 'rgb_nchw')(np.zeros((10, 10, 3), np.uint8), 'bayer_rggb8')
     with pytest.raises(ImageFormatError, match='uint8'):
         Preprocessor((320, 320), 'rgb_nchw')(np.zeros((10, 10, 3), np.uint16), 'bgr8')
+
+
+@pytest.mark.parametrize('height', [6, 8, 270])
+def test_bgr_to_nv12_matches_opencv_i420_when_height_is_not_a_multiple_of_4(height):
+    bgr = np.random.default_rng(height).integers(0, 255, (height, 10, 3), dtype=np.uint8)
+    nv12 = bgr_to_nv12(bgr)
+    y, uv = nv12_planes(nv12)
+    from_nv12 = cv2.cvtColorTwoPlane(y, uv, cv2.COLOR_YUV2BGR_NV12)
+    from_i420 = cv2.cvtColor(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), cv2.COLOR_YUV2BGR_I420)
+    np.testing.assert_array_equal(from_nv12, from_i420)

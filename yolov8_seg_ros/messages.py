@@ -16,14 +16,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import array
+from typing import Any, Mapping, Sequence
 
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
 from sensor_msgs.msg import Image
 from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesisWithPose,
                              VisionClass)
 
 from yolov8_seg_ros.postprocess import SegmentationResult
+from yolov8_seg_ros.runtime import StatsSnapshot
 
 
 def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
@@ -50,16 +53,19 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
     return array
 
 
-def image_msg(array: np.ndarray, header: Any, encoding: str) -> Image:
+def image_msg(image: np.ndarray, header: Any, encoding: str) -> Image:
     """Convert a numpy image to sensor_msgs/Image with the given header and encoding."""
-    array = np.ascontiguousarray(array)
+    image = np.ascontiguousarray(image)
     msg = Image()
     msg.header = header
-    msg.height, msg.width = int(array.shape[0]), int(array.shape[1])
+    msg.height, msg.width = int(image.shape[0]), int(image.shape[1])
     msg.encoding = encoding
     msg.is_bigendian = 0
-    msg.step = int(array.strides[0])
-    msg.data = array.tobytes()
+    msg.step = int(image.strides[0])
+    # rclpy takes an array.array('B') as is; any other sequence is checked byte by byte.
+    data = array.array('B')
+    data.frombytes(image.reshape(-1).view(np.uint8).data)
+    msg.data = data
     return msg
 
 
@@ -79,3 +85,36 @@ def label_info_msg(class_names: Sequence[str], threshold: float, header: Any) ->
         entry.class_name = name
         info.class_map.append(entry)
     return info
+
+
+def diagnostics_msg(snapshot: StatsSnapshot, name: str, hardware_id: str,
+                    values: Mapping[str, str], stamp: Any) -> DiagnosticArray:
+    """Build a DiagnosticArray with one status: rates, counters, latencies and values."""
+    status = DiagnosticStatus()
+    status.name = name
+    status.hardware_id = hardware_id
+    if snapshot.received == 0:
+        status.level, status.message = DiagnosticStatus.WARN, 'no images received yet'
+    elif snapshot.input_hz == 0.0:
+        status.level, status.message = DiagnosticStatus.WARN, 'no images in the last seconds'
+    else:
+        status.level = DiagnosticStatus.OK
+        status.message = (f'{snapshot.input_hz:.1f} Hz in, {snapshot.output_hz:.1f} Hz out')
+    pairs = [('input_rate_hz', f'{snapshot.input_hz:.2f}'),
+             ('output_rate_hz', f'{snapshot.output_hz:.2f}'),
+             ('frames_received', str(snapshot.received)),
+             ('frames_processed', str(snapshot.processed)),
+             ('frames_dropped', str(snapshot.dropped)),
+             ('frames_bad', str(snapshot.bad)),
+             ('frames_failed', str(snapshot.failed)),
+             ('frames_with_overlay', str(snapshot.overlays))]
+    for stage, latency in snapshot.latency.items():
+        pairs += [(f'{stage}_ms_p50', f'{latency.p50_ms:.2f}'),
+                  (f'{stage}_ms_p95', f'{latency.p95_ms:.2f}'),
+                  (f'{stage}_ms_max', f'{latency.max_ms:.2f}')]
+    pairs += list(values.items())
+    status.values = [KeyValue(key=key, value=value) for key, value in pairs]
+    message = DiagnosticArray()
+    message.header.stamp = stamp
+    message.status = [status]
+    return message

@@ -71,8 +71,10 @@ def bgr_to_nv12(bgr: np.ndarray) -> np.ndarray:
     nv12 = np.empty((height * 3 // 2, width), dtype=np.uint8)
     nv12[:height] = i420[:height]
     uv = nv12[height:].reshape(height // 2, width // 2, 2)
-    uv[..., 0] = i420[height:height + height // 4].reshape(height // 2, width // 2)
-    uv[..., 1] = i420[height + height // 4:].reshape(height // 2, width // 2)
+    # The U and V planes are (H/2)x(W/2) each, packed back to back (not whole rows when H % 4).
+    chroma = i420[height:].reshape(2, height // 2, width // 2)
+    uv[..., 0] = chroma[0]
+    uv[..., 1] = chroma[1]
     return nv12
 
 

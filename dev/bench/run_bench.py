@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
 from helpers.synthetic_heads import build_heads, Planted  # noqa: E402, I100
+from node_bench import bench_node  # noqa: E402
 from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
 from yolov8_seg_ros.transform import ImageTransform  # noqa: E402
@@ -133,7 +134,7 @@ def bench_inference(results: dict[str, float], runs: int) -> None:
 
 
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
-          'inference': bench_inference}
+          'inference': bench_inference, 'node': bench_node}
 
 
 def main() -> None:

@@ -53,3 +53,16 @@ def coco_shaped_onnx(imgsz: int = 640) -> Path:
         report = run_export('yolov8n-seg.yaml', (imgsz, imgsz), tmp_dir / target.name)
         os.replace(report.onnx_path, target)  # atomic: parallel workers may race here
     return target
+
+
+def single_output_onnx(path: Path) -> Path:
+    """Write a valid ONNX model whose one output (1, 116, 64, 64) is no YOLOv8-seg layout."""
+    import onnx
+    from onnx import helper, TensorProto
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['images', 'w'], ['output0'])], 'plain',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, 64, 64])],
+        [helper.make_tensor_value_info('output0', TensorProto.FLOAT, [1, 116, 64, 64])],
+        [helper.make_tensor('w', TensorProto.FLOAT, [116, 3, 1, 1], [0.0] * 348)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), path)
+    return path

@@ -1,0 +1,133 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+Node metrics over DDS: the node as a real process with a recorded-outputs backend.
+
+Image publish -> Detection2DArray received, per frame, and the highest sustained output rate.
+
+Baseline in the same run: the same frame through the in-process pipeline (conversion,
+preprocess, postprocess, label image, message building) with no ROS, threads or DDS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import sys
+import time
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / 'test'))
+
+from helpers.bags import IMAGE, image_from_bgr, stamp_of, typestore  # noqa: E402, I100
+from helpers.models import SHAPES_ONNX  # noqa: E402
+from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES  # noqa: E402
+from helpers.ros_graph import ros_graph  # noqa: E402
+from rclpy.serialization import deserialize_message  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from yolov8_seg_ros.backends import create_backend  # noqa: E402
+from yolov8_seg_ros.image_conversion import from_image  # noqa: E402
+from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
+from yolov8_seg_ros.parameters import runtime_config, SPECS  # noqa: E402
+from yolov8_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
+from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
+
+LAUNCHER = ROOT / 'dev' / 'bench' / 'recorded_outputs_node.py'
+
+
+def frame_raw(size_wh: tuple[int, int], encoding: str) -> bytes:
+    """One shapes scene as serialized sensor_msgs/Image CDR bytes."""
+    store = typestore()
+    scene = generate_scene(np.random.default_rng(11), *size_wh, num_shapes=(5, 5),
+                           radius_range=(0.06, 0.1))
+    msg = image_from_bgr(store, scene.image_bgr, encoding, stamp_of(0))
+    return bytes(store.serialize_cdr(msg, IMAGE))
+
+
+def inprocess_ms(raw: bytes, runs: int) -> float:
+    """Median ms of the same frame through the pipeline in-process (inference replayed)."""
+    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
+                                    'letterbox', list(SHAPE_CLASS_NAMES))
+    msg = deserialize_message(raw, Image)
+    source = from_image(msg)
+    outputs = pipeline.backend.infer(pipeline.preprocessor(source.array, source.encoding).tensor)
+    pipeline.backend = type('Replay', (), {'infer': staticmethod(lambda tensor: outputs)})()
+    config = runtime_config({name: spec.default for name, spec in SPECS.items()})
+    times = []
+    for _ in range(runs + 5):
+        start = time.perf_counter()
+        result = pipeline.run(from_image(msg), config, False)
+        detections_msg(result.result, Header(), pipeline.class_names)
+        label_image_msg(result.labels, Header())
+        times.append((time.perf_counter() - start) * 1000.0)
+    return float(np.median(times[5:]))
+
+
+def measure(size_wh: tuple[int, int], encoding: str, runs: int) -> dict[str, float]:
+    """Closed-loop latency percentiles and the free-running output rate for one frame kind."""
+    raw = frame_raw(size_wh, encoding)
+    node = NodeProcess(f'/bench_{encoding}_{size_wh[1]}',
+                       {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
+                        'image_reliability': 'reliable', 'log_summary_period': 0.0,
+                        'diagnostics_period': 0.5},
+                       executable=[sys.executable, str(LAUNCHER)])
+    try:
+        with ros_graph(f'bench_{encoding}_client') as graph:
+            client = NodeClient(graph, node, 'image_raw', IMAGE, depth=2)
+            client.wait_ready()
+            latencies = []
+            for _ in range(runs + 5):
+                start = time.perf_counter()
+                client.publisher.publish(raw)
+                count = len(client.detections)
+                assert graph.spin_until(lambda n=count: len(client.detections) > n, 10.0)
+                latencies.append((time.perf_counter() - start) * 1000.0)
+                client.detections.clear()
+            latencies = latencies[5:]
+            values = client.wait_counter('frames_processed', runs + 5)
+            inference_ms = float(values['inference_ms_p50'])
+            # Free running: publish as fast as rclpy can, count outputs over a fixed time.
+            graph.spin_until(lambda: False, 0.5)
+            client.detections.clear()
+            start = time.perf_counter()
+            while time.perf_counter() - start < 3.0:
+                client.publisher.publish(raw)
+                graph.executor.spin_once(timeout_sec=0.0)
+            elapsed = time.perf_counter() - start
+            graph.spin_until(lambda: False, 0.3)
+            received = len(client.detections)
+        node.stop()
+    finally:
+        node.close()
+    return {'p50': float(np.percentile(latencies, 50)) - inference_ms,
+            'p95': float(np.percentile(latencies, 95)) - inference_ms,
+            'fps': received / elapsed, 'inprocess': inprocess_ms(raw, runs)}
+
+
+def bench_node(results: dict[str, float], runs: int) -> None:
+    """Add the node metrics to results."""
+    hd = measure((1920, 1080), 'nv12', runs)
+    results['node_overhead_ms_p50_1080p_nv12'] = hd['p50']
+    results['node_overhead_ms_p95_1080p_nv12'] = hd['p95']
+    results['node_max_fps_1080p_nv12'] = hd['fps']
+    results['baseline_inprocess_pipeline_ms_1080p_nv12'] = hd['inprocess']
+    results['node_overhead_vs_inprocess_ratio_1080p_nv12'] = hd['p50'] / hd['inprocess']
+    vga = measure((640, 480), 'bgr8', runs)
+    results['node_overhead_ms_p50_640x480_bgr8'] = vga['p50']
+    results['baseline_inprocess_pipeline_ms_640x480_bgr8'] = vga['inprocess']
+    results['node_overhead_vs_inprocess_ratio_640x480_bgr8'] = vga['p50'] / vga['inprocess']

@@ -1,0 +1,231 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The installed node as a real process, fed recorded bags over DDS.
+
+Checks outputs, headers, accuracy against the scenes' ground truth, parity with the in-process
+pipeline, and the hobot_dnn path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import signal
+
+from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_from_bgr,
+                          read_bag, stamp_of, typestore, write_bag)
+from helpers.fake_runtime import fake_pyeasy_dnn, FAKES
+from helpers.models import SHAPES_ONNX, ultralytics_asset
+from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
+from helpers.ros_graph import ros_graph
+import numpy as np
+import pytest
+from yolov8_seg_ros.backends import create_backend
+from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
+from yolov8_seg_ros.export import box_iou
+from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
+from yolov8_seg_ros.parameters import runtime_config, SPECS
+from yolov8_seg_ros.pipeline import SegmentationPipeline
+from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
+
+SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES)}
+TOPICS = {'raw': ('image_raw', IMAGE), 'compressed': ('image', COMPRESSED),
+          'hbmem': ('hbmem_img', HBM)}
+
+
+def scenes(size_wh: tuple[int, int], count: int = 6) -> list[ShapeScene]:
+    """Shapes scenes the test model was trained for, then ultralytics' two sample photos."""
+    rng = np.random.default_rng(2000)
+    frames = [generate_scene(rng, *size_wh, num_shapes=(2, 4), radius_range=(0.09, 0.16))
+              for _ in range(count)]
+    for photo in ('bus.jpg', 'zidane.jpg'):
+        bgr = ultralytics_asset(photo)
+        frames.append(ShapeScene(np.ascontiguousarray(bgr[:size_wh[1], :size_wh[0]]), ()))
+    return frames
+
+
+def write_scene_bag(path: Path, frames: list[ShapeScene], encoding: str) -> Path:
+    """One message per frame, stamped with stamp_of(index), on the transport's topic."""
+    store = typestore()
+    messages = []
+    for index, scene in enumerate(frames):
+        if encoding == 'hbmem':
+            msg, (topic, msgtype) = (hbm_from_bgr(store, scene.image_bgr, stamp_of(index), index),
+                                     TOPICS['hbmem'])
+        else:
+            msg = image_from_bgr(store, scene.image_bgr, encoding, stamp_of(index))
+            topic, msgtype = TOPICS['compressed' if encoding == 'jpeg' else 'raw']
+        messages.append(BagMessage(topic, msgtype, msg, 1_000_000 * index))
+    return write_bag(path, messages)
+
+
+def detection_boxes(msg) -> np.ndarray:
+    """(N, 4) xyxy boxes of a Detection2DArray."""
+    return np.array([[d.bbox.center.position.x - d.bbox.size_x / 2,
+                      d.bbox.center.position.y - d.bbox.size_y / 2,
+                      d.bbox.center.position.x + d.bbox.size_x / 2,
+                      d.bbox.center.position.y + d.bbox.size_y / 2]
+                     for d in msg.detections]).reshape(-1, 4)
+
+
+def mask_array(msg) -> np.ndarray:
+    """Return a received mono8/mono16 label image as numpy."""
+    dtype = np.uint8 if msg.encoding == 'mono8' else np.uint16
+    return np.frombuffer(bytes(msg.data), dtype).reshape(msg.height, msg.width)
+
+
+def same_header(a, b) -> bool:
+    """Stamp and frame_id equal."""
+    return (a.stamp.sec, a.stamp.nanosec, a.frame_id) == (b.stamp.sec, b.stamp.nanosec,
+                                                          b.frame_id)
+
+
+def check_frame(detections, mask, expected, scene: ShapeScene, names) -> tuple[int, list]:
+    """
+    Assert one frame's outputs against the in-process pipeline and the mask/id contract.
+
+    Returns (ground-truth instances matched with IoU >= 0.8, their mask IoUs).
+    """
+    boxes = detection_boxes(detections)
+    assert len(detections.detections) == len(expected), (len(detections.detections), expected)
+    np.testing.assert_allclose(boxes, expected.boxes_xyxy, atol=0.01)
+    classes = [d.results[0].hypothesis.class_id for d in detections.detections]
+    assert classes == [names[c] for c in expected.class_ids]
+    np.testing.assert_allclose([d.results[0].hypothesis.score for d in detections.detections],
+                               expected.scores, atol=1e-5)
+    labels = mask_array(mask)
+    assert labels.shape == (scene.image_bgr.shape[0], scene.image_bgr.shape[1])
+    ids = [int(d.id) for d in detections.detections]
+    assert ids == list(range(1, len(ids) + 1))
+    assert set(np.unique(labels)) - {0} <= set(ids)
+    for det_id, box in zip(ids, boxes):
+        ys, xs = np.nonzero(labels == det_id)
+        if xs.size:
+            assert xs.min() >= box[0] - 1 and xs.max() < box[2] + 1
+            assert ys.min() >= box[1] - 1 and ys.max() < box[3] + 1
+    matched, mask_ious = 0, []
+    for instance in scene.instances:
+        candidates = [(float(box_iou(instance.box_xyxy[None], box[None])[0, 0]), det_id)
+                      for box, det_id, cls in zip(boxes, ids, expected.class_ids)
+                      if cls == instance.class_id]
+        best_iou, best_id = max(candidates, default=(0.0, 0))
+        if best_iou >= 0.8:
+            matched += 1
+            predicted = labels == best_id
+            mask_ious.append((predicted & instance.mask).sum() / (predicted | instance.mask).sum())
+    return matched, mask_ious
+
+
+def decode_recorded(recorded, store):
+    """Return the SourceImage the node must have seen for a recorded message."""
+    msg = store.deserialize_cdr(recorded.raw, recorded.msgtype)
+    if recorded.msgtype == COMPRESSED:
+        return from_compressed(msg)
+    if recorded.msgtype == HBM:
+        return from_hbm(msg)
+    return from_image(msg)
+
+
+def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
+                     reliable_input: bool = True) -> None:
+    """Replay the bag frame by frame and check every frame's outputs; GT recall >= 0.9."""
+    topic, msgtype = TOPICS[transport]
+    client = NodeClient(graph, node, topic, msgtype, reliable_input=reliable_input)
+    client.wait_ready()
+    store = typestore()
+    config = runtime_config({name: spec.default for name, spec in SPECS.items()})
+    matched, total, mask_ious = 0, 0, []
+    for index, recorded in enumerate(read_bag(bag)):
+        detections = client.send_and_wait(recorded)
+        assert graph.spin_until(lambda d=detections: any(same_header(m.header, d.header)
+                                                         for m in client.masks), 10.0)
+        mask = next(m for m in client.masks if same_header(m.header, detections.header))
+        sec, nanosec = stamp_of(index)
+        assert (detections.header.stamp.sec, detections.header.stamp.nanosec) == (sec, nanosec)
+        expected_frame_id = 'default_cam' if transport == 'hbmem' else 'camera'
+        assert detections.header.frame_id == expected_frame_id
+        expected = pipeline.run(decode_recorded(recorded, store), config, False).result
+        got, ious = check_frame(detections, mask, expected, frames[index], SHAPE_CLASS_NAMES)
+        matched += got
+        total += len(frames[index].instances)
+        mask_ious += ious
+    assert len(client.detections) == len(frames)
+    assert total >= 12 and matched / total >= 0.9, (matched, total)
+    assert np.mean(mask_ious) >= 0.7, mask_ious
+    values = client.wait_counter('frames_processed', len(frames))
+    assert values['frames_bad'] == '0' and values['frames_failed'] == '0'
+
+
+@pytest.fixture(scope='module')
+def ort_pipeline():
+    return SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)), 'letterbox',
+                                list(SHAPE_CLASS_NAMES))
+
+
+@pytest.fixture(scope='module')
+def pyeasy_dnn():
+    with fake_pyeasy_dnn() as module:
+        yield module
+
+
+@pytest.fixture(scope='module')
+def fake_bin(pyeasy_dnn, tmp_path_factory):
+    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX,
+                                     tmp_path_factory.mktemp('bin') / 'shapes_seg_320.bin')
+
+
+@pytest.fixture(scope='module')
+def fake_pipeline(pyeasy_dnn, fake_bin):
+    return SegmentationPipeline(HobotDnnBackend(str(fake_bin), pyeasy_dnn), 'letterbox',
+                                list(SHAPE_CLASS_NAMES))
+
+
+@pytest.mark.parametrize('encoding, size_wh, reliability', [
+    ('nv12', (1280, 720), 'reliable'),
+    ('bgr8', (640, 480), 'reliable'),
+    ('jpeg', (640, 480), 'best_effort'),  # a best-effort subscriber hears a reliable publisher
+])
+def test_bag_replay_onnxruntime(tmp_path, ort_pipeline, encoding, size_wh, reliability):
+    frames = scenes(size_wh)
+    bag = write_scene_bag(tmp_path / 'bag', frames, encoding)
+    transport = 'compressed' if encoding == 'jpeg' else 'raw'
+    node = NodeProcess(f'/bag_{encoding}', {**SHAPES_PARAMS, 'input_transport': transport,
+                                            'image_reliability': reliability})
+    try:
+        with ros_graph(f'bag_{encoding}_player') as graph:
+            replay_and_check(graph, node, bag, frames, transport, ort_pipeline)
+        assert node.stop(signal.SIGTERM) == 0
+        assert 'Traceback' not in node.output()
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize('transport', ['raw', 'hbmem'])
+def test_bag_replay_hobot_dnn_through_the_fake(tmp_path, fake_bin, fake_pipeline, transport):
+    frames = scenes((640, 480))
+    bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12' if transport == 'raw' else 'hbmem')
+    node = NodeProcess(f'/bag_hobot_{transport}',
+                       {'model_path': str(fake_bin), 'class_names_file': str(SHAPES_NAMES),
+                        'backend': 'hobot_dnn', 'input_transport': transport,
+                        'image_reliability': 'reliable'}, extra_pythonpath=FAKES)
+    try:
+        with ros_graph(f'bag_hobot_{transport}_player') as graph:
+            replay_and_check(graph, node, bag, frames, transport, fake_pipeline)
+            assert 'hobot_dnn backend' in node.output()
+        assert node.stop(signal.SIGINT) == 0
+        assert 'Traceback' not in node.output()
+    finally:
+        node.close()

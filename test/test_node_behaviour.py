@@ -1,0 +1,260 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The node process's behaviour over DDS.
+
+Overlay only with a subscriber, latched label_info, runtime parameters, bad frames, stale-frame
+dropping, startup errors and clean shutdown.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from helpers.bags import BagMessage, COMPRESSED, IMAGE, image_from_bgr, raw_image, read_bag, \
+    stamp_of, typestore, write_bag
+from helpers.models import SHAPES_ONNX, single_output_onnx
+from helpers.node_process import LATCHED, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
+from helpers.ros_graph import ros_graph
+import numpy as np
+import pytest
+from sensor_msgs.msg import Image
+from test_node_bags import mask_array, same_header, scenes
+from vision_msgs.msg import LabelInfo
+from yolov8_seg_ros.parameters import SPECS
+from yolov8_seg_ros.shapes_dataset import SHAPE_CLASS_NAMES
+
+SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
+                 'image_reliability': 'reliable'}
+BUILTIN_PARAMETERS = {'use_sim_time', 'start_type_description_service'}
+
+
+def recorded_frames(tmp_path, frames, encoding='bgr8', topic='image_raw', msgtype=IMAGE):
+    """Write frames to a bag and read them back as recorded messages."""
+    store = typestore()
+    messages = [BagMessage(topic, msgtype, image_from_bgr(store, f.image_bgr, encoding,
+                                                          stamp_of(i)), i)
+                for i, f in enumerate(frames)]
+    return list(read_bag(write_bag(tmp_path / 'bag', messages)))
+
+
+def test_overlay_label_info_and_runtime_parameters(tmp_path):
+    frames = scenes((640, 480), count=8)[:8]
+    recorded = recorded_frames(tmp_path, frames)
+    node = NodeProcess('/behaviour', {**SHAPES_PARAMS, 'diagnostics_period': 0.2})
+    try:
+        with ros_graph('behaviour_client') as graph:
+            client = NodeClient(graph, node, 'image_raw', IMAGE)
+            client.wait_ready()
+            assert client.parameter_names() - BUILTIN_PARAMETERS == set(SPECS)
+
+            # No overlay subscriber: no overlay is drawn.
+            first = client.send_and_wait(recorded[0])
+            assert client.wait_counter('frames_processed', 1)['frames_with_overlay'] == '0'
+
+            overlays = graph.collect(Image, '/behaviour/yolov8_seg/overlay', RELIABLE)
+            assert graph.spin_until(
+                lambda: graph.node.count_subscribers('/behaviour/yolov8_seg/overlay') > 0, 5.0)
+            graph.spin_until(lambda: False, 1.0)  # let the node's graph cache see it too
+            second = client.send_and_wait(recorded[1])
+            assert graph.spin_until(lambda: len(overlays) == 1, 10.0)
+            assert same_header(overlays[0].header, second.header)
+            assert (overlays[0].encoding, overlays[0].width, overlays[0].height) == \
+                ('bgr8', 640, 480)
+            drawn = np.frombuffer(bytes(overlays[0].data), np.uint8).reshape(480, 640, 3)
+            assert (drawn != frames[1].image_bgr).any(axis=2).mean() > 0.01
+            assert client.wait_counter('frames_processed', 2)['frames_with_overlay'] == '1'
+
+            # publish_overlay off: nothing drawn even with a subscriber.
+            assert client.set_parameters(publish_overlay=False)[0].successful
+            client.send_and_wait(recorded[2])
+            assert client.wait_counter('frames_processed', 3)['frames_with_overlay'] == '1'
+            assert len(overlays) == 1
+
+            # A late subscriber still gets the latched class map.
+            infos = graph.collect(LabelInfo, '/behaviour/yolov8_seg/label_info', LATCHED)
+            assert graph.spin_until(lambda: bool(infos), 10.0)
+            assert [(c.class_id, c.class_name) for c in infos[0].class_map] == \
+                list(enumerate(SHAPE_CLASS_NAMES))
+
+            # Runtime parameters apply from the next frame.
+            assert all(r.successful for r in client.set_parameters(class_id_format='id'))
+            result = client.send_and_wait(recorded[0])
+            assert [d.results[0].hypothesis.class_id for d in result.detections] == \
+                [str(SHAPE_CLASS_NAMES.index(d.results[0].hypothesis.class_id))
+                 for d in first.detections]
+
+            keep = int(result.detections[0].results[0].hypothesis.class_id)
+            assert client.set_parameters(classes=[keep], mask_output='class')[0].successful
+            masks_before = len(client.masks)
+            filtered = client.send_and_wait(recorded[0])
+            assert filtered.detections
+            assert {d.results[0].hypothesis.class_id for d in filtered.detections} == {str(keep)}
+            assert graph.spin_until(lambda: len(client.masks) > masks_before, 10.0)
+            assert set(np.unique(mask_array(client.masks[-1]))) == {0, keep + 1}
+
+            assert client.set_parameters(classes=[-1], conf_threshold=0.9)[0].successful
+            masks_before = len(client.masks)
+            strict = client.send_and_wait(recorded[0])
+            assert graph.spin_until(lambda: len(client.masks) > masks_before, 10.0)
+            assert all(d.results[0].hypothesis.score >= 0.9 for d in strict.detections)
+            assert len(strict.detections) < len(first.detections)
+
+            masks_before = len(client.masks)
+            assert client.set_parameters(mask_output='off')[0].successful
+            client.send_and_wait(recorded[3])
+            graph.spin_until(lambda: False, 0.5)
+            assert len(client.masks) == masks_before
+
+            rejected = {
+                'conf_threshold': client.set_parameters(conf_threshold=1.5)[0],
+                'classes': client.set_parameters(classes=[7])[0],
+                'mask_output': client.set_parameters(mask_output='polygons')[0],
+                'model_path': client.set_parameters(model_path='/tmp/other.onnx')[0],
+                'max_det': client.set_parameters(max_det=0)[0],
+            }
+            assert not any(r.successful for r in rejected.values())
+            assert 'out of range' in rejected['classes'].reason
+            assert "expected one of ('instance', 'class', 'off')" in rejected['mask_output'].reason
+            assert 'read-only' in rejected['model_path'].reason
+            client.send_and_wait(recorded[4])  # still running with the accepted values
+        assert node.stop(signal.SIGTERM) == 0
+        assert 'Traceback' not in node.output()
+    finally:
+        node.close()
+
+
+def test_bad_frames_are_skipped_counted_and_warned_once_per_kind(tmp_path):
+    store = typestore()
+    good = scenes((640, 480), count=2)
+    bgr = good[0].image_bgr
+    bad = [
+        ('unsupported encoding', raw_image(store, bgr, 640, 480, 'bayer_rggb8', 640, (1, 0))),
+        ('data has', raw_image(store, bgr[:200], 640, 480, 'bgr8', 1920, (2, 0))),
+        ('data has', raw_image(store, bgr[:100], 640, 480, 'bgr8', 1920, (3, 0))),
+        ('smaller than one row', raw_image(store, bgr, 640, 480, 'bgr8', 1000, (4, 0))),
+        ('must be even', raw_image(store, np.zeros(641 * 720, np.uint8), 641, 480, 'nv12',
+                                   641, (5, 0))),
+        ('empty image', raw_image(store, np.zeros(0, np.uint8), 0, 0, 'mono8', 0, (6, 0))),
+    ]
+    messages = [BagMessage('image_raw', IMAGE, image_from_bgr(store, good[0].image_bgr, 'bgr8',
+                                                              stamp_of(0)), 0)]
+    messages += [BagMessage('image_raw', IMAGE, msg, i + 1) for i, (_, msg) in enumerate(bad)]
+    messages.append(BagMessage('image_raw', IMAGE, image_from_bgr(
+        store, good[1].image_bgr, 'bgr8', stamp_of(1)), 99))
+    recorded = list(read_bag(write_bag(tmp_path / 'bag', messages)))
+    node = NodeProcess('/bad_frames', {**SHAPES_PARAMS, 'diagnostics_period': 0.1})
+    try:
+        with ros_graph('bad_frames_client') as graph:
+            client = NodeClient(graph, node, 'image_raw', IMAGE)
+            client.wait_ready()
+            client.send_and_wait(recorded[0])
+            for count, message in enumerate(recorded[1:-1], start=1):
+                client.send(message)
+                client.wait_counter('frames_bad', count)
+            last = client.send_and_wait(recorded[-1])
+            values = client.wait_counter('frames_processed', 2)
+        assert values['frames_bad'] == str(len(bad)) and values['frames_failed'] == '0'
+        assert len(client.detections) == 2
+        assert (last.header.stamp.sec, last.header.stamp.nanosec) == stamp_of(1)
+        output = node.output()
+        for text, _ in bad:
+            assert text in output, text
+        # Two truncated frames of different sizes are one kind: warned once.
+        assert output.count('data has') == 1, output
+        assert node.stop() == 0
+    finally:
+        node.close()
+
+
+def test_corrupt_compressed_frame_is_skipped(tmp_path):
+    store = typestore()
+    frames = scenes((640, 480), count=1)[:1]
+    good = image_from_bgr(store, frames[0].image_bgr, 'jpeg', stamp_of(0))
+    corrupt = store.types[COMPRESSED](header=good.header, format='jpeg',
+                                      data=good.data[:len(good.data) // 3].copy())
+    corrupt.data[:4] = 0
+    recorded = list(read_bag(write_bag(tmp_path / 'bag', [
+        BagMessage('image', COMPRESSED, corrupt, 0), BagMessage('image', COMPRESSED, good, 1)])))
+    node = NodeProcess('/corrupt', {**SHAPES_PARAMS, 'input_transport': 'compressed',
+                                    'diagnostics_period': 0.1})
+    try:
+        with ros_graph('corrupt_client') as graph:
+            client = NodeClient(graph, node, 'image', COMPRESSED)
+            client.wait_ready()
+            client.send(recorded[0])
+            client.wait_counter('frames_bad', 1)
+            assert client.send_and_wait(recorded[1]).detections
+        assert 'cannot be decoded as jpeg or png' in node.output()
+        assert node.stop() == 0
+    finally:
+        node.close()
+
+
+def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path):
+    frames = scenes((1280, 720), count=3)[:3] * 10
+    recorded = recorded_frames(tmp_path, frames, encoding='nv12')
+    node = NodeProcess('/drops', {**SHAPES_PARAMS, 'diagnostics_period': 0.2})
+    try:
+        with ros_graph('drops_client') as graph:
+            # Deep enough that DDS itself loses nothing: every drop is the node's own.
+            client = NodeClient(graph, node, 'image_raw', IMAGE, depth=len(recorded))
+            client.wait_ready()
+            for message in recorded:
+                client.send(message)
+                graph.spin_until(lambda: False, 0.005)  # about 200 fps, faster than inference
+            client.wait_counter('frames_received', len(recorded))
+
+            def settled() -> bool:
+                values = client.values_of(client.diagnostics[-1])
+                return int(values['frames_processed']) + int(values['frames_dropped']) == \
+                    len(recorded)
+            assert graph.spin_until(settled, 60.0), client.values_of(client.diagnostics[-1])
+            values = client.values_of(client.diagnostics[-1])
+            graph.spin_until(lambda: len(client.detections) >= int(values['frames_processed']),
+                             10.0)
+        assert int(values['frames_dropped']) > 0, values
+        assert len(client.detections) == int(values['frames_processed'])
+        stamps = [(d.header.stamp.sec, d.header.stamp.nanosec) for d in client.detections]
+        assert stamps == sorted(set(stamps))
+        assert set(stamps) <= {stamp_of(i) for i in range(len(recorded))}
+        assert stamps[-1] == stamp_of(len(recorded) - 1)  # the newest frame is never dropped
+        assert node.stop() == 0
+    finally:
+        node.close()
+
+
+@pytest.mark.parametrize('case', ['missing model', 'no split heads', 'class count',
+                                  'bad value', 'bad providers'])
+def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
+    params, expected = {
+        'missing model': ({'model_path': str(tmp_path / 'nope.onnx')}, 'does not exist'),
+        'no split heads': ({'model_path': str(single_output_onnx(tmp_path / 'plain.onnx')),
+                            'class_names_file': str(SHAPES_NAMES)}, '(1, 116, 64, 64)'),
+        'class count': ({'model_path': str(SHAPES_ONNX)},
+                        'has 4 classes but 80 class names'),
+        'bad value': ({**SHAPES_PARAMS, 'resize_mode': 'crop'}, "resize_mode 'crop'"),
+        'bad providers': ({**SHAPES_PARAMS, 'onnx_providers': ['gpu']}, 'onnx_providers'),
+    }[case]
+    node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params)
+    try:
+        assert node.wait_exit(60.0) == 1
+        output = node.output()
+        fatal = [line for line in output.splitlines() if 'FATAL' in line]
+        assert len(fatal) == 1 and expected in fatal[0], output
+        assert 'Traceback' not in output
+    finally:
+        node.close()

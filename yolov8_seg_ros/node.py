@@ -1,0 +1,299 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The yolov8_seg ROS 2 node: parameters, topics, a worker thread and diagnostics; nothing else.
+
+Images arrive on the executor thread and are handed to one worker through a latest-frame slot;
+the worker runs yolov8_seg_ros.pipeline and publishes with the input image's header.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+import threading
+import time
+from typing import Any, Callable, NamedTuple, Optional
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
+                       ReliabilityPolicy)
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from vision_msgs.msg import Detection2DArray, LabelInfo
+
+from yolov8_seg_ros.backends import Backend, BackendError, create_backend
+from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image, SourceImage
+from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
+                                     label_image_msg, label_info_msg)
+from yolov8_seg_ros.parameters import (check_class_count, load_class_names, PARAMETERS,
+                                       ParamSpec, runtime_config, StartupError, validate)
+from yolov8_seg_ros.pipeline import SegmentationPipeline, STAGES
+from yolov8_seg_ros.postprocess import LayoutError
+from yolov8_seg_ros.preprocess import ImageFormatError
+from yolov8_seg_ros.runtime import (describe_error, KindThrottle, LatestFrameSlot,
+                                    PipelineStats)
+
+NODE_NAME = 'yolov8_seg'
+PACKAGE_NAME = 'yolov8_seg_ros'
+INPUT_TOPICS = {'raw': 'image_raw', 'compressed': 'image', 'hbmem': 'hbmem_img'}
+BackendFactory = Callable[..., Backend]
+
+
+class _Frame(NamedTuple):
+    msg: Any
+    received_s: float  # time.perf_counter() when the callback ran
+
+
+def default_class_names_file() -> Path:
+    """Return the COCO-80 names file installed with the package (or next to the sources)."""
+    try:
+        from ament_index_python.packages import (get_package_share_directory,
+                                                 PackageNotFoundError)
+        try:
+            share = Path(get_package_share_directory(PACKAGE_NAME))
+        except PackageNotFoundError:
+            share = Path(__file__).resolve().parents[1]
+    except ImportError:
+        share = Path(__file__).resolve().parents[1]
+    return share / 'config' / 'coco80_class_names.txt'
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    text = spec.description + (f' (one of {", ".join(spec.choices)})' if spec.choices else '')
+    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
+    if spec.value_range is not None:
+        low, high = spec.value_range
+        if isinstance(spec.default, float):
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(low), to_value=float(high), step=0.0)]
+        else:
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                     step=1)]
+    return descriptor
+
+
+class SegmentationNode(Node):
+    """Subscribes to camera images, publishes detections, mask, overlay and diagnostics."""
+
+    def __init__(self, backend_factory: BackendFactory = create_backend,
+                 **node_kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **node_kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        self._values = values
+        self._pipeline = self._load(values, backend_factory)
+        self._config = runtime_config(values)
+        self._throttle = KindThrottle(period_s=5.0)
+        self._stats = PipelineStats(STAGES)
+        self._slot: LatestFrameSlot[_Frame] = LatestFrameSlot()
+
+        self._detections_pub = self.create_publisher(Detection2DArray, '~/detections', 10)
+        image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self._mask_pub = self.create_publisher(Image, '~/mask', image_qos)
+        self._overlay_pub = self.create_publisher(Image, '~/overlay', image_qos)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self._label_info_pub = self.create_publisher(LabelInfo, '~/label_info', latched)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+
+        self._subscribe(values)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._label_info_pub.publish(label_info_msg(
+            self._pipeline.class_names, values['conf_threshold'],
+            Header(stamp=self.get_clock().now().to_msg())))
+        self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
+        if values['log_summary_period'] > 0:
+            self.create_timer(values['log_summary_period'], self._log_summary)
+        self._worker = threading.Thread(target=self._work, name='yolov8_seg_worker')
+        self._worker.start()
+        backend = self._pipeline.backend
+        self.get_logger().info(
+            f'{backend.name} backend, model {values["model_path"]} ({backend.input_wh[0]}x'
+            f'{backend.input_wh[1]} {backend.input_format}, {self._pipeline.num_classes} '
+            f'classes); listening on {self._input_topic} ({values["input_transport"]})')
+
+    def _load(self, values: dict[str, Any],
+              backend_factory: BackendFactory) -> SegmentationPipeline:
+        """Validate the startup parameters and load the model; raises StartupError."""
+        for name, value in values.items():
+            problem = validate(name, value)
+            if problem:
+                raise StartupError(f'parameter {problem}')
+        if not values['model_path']:
+            raise StartupError('parameter model_path is empty: set it to a .bin (hobot_dnn) '
+                               'or .onnx (onnxruntime) YOLOv8-seg model')
+        class_names = load_class_names(values['class_names'], values['class_names_file'],
+                                       default_class_names_file())
+        try:
+            backend = backend_factory(values['backend'], values['model_path'],
+                                      num_threads=values['num_threads'],
+                                      providers=tuple(values['onnx_providers']))
+            pipeline = SegmentationPipeline(backend, values['resize_mode'], class_names)
+        except (BackendError, LayoutError) as error:
+            raise StartupError(str(error)) from error
+        for warning in backend.warnings:
+            self.get_logger().warning(warning)
+        check_class_count(class_names, pipeline.num_classes, values['model_path'])
+        problem = validate('classes', values['classes'], pipeline.num_classes)
+        if problem:
+            raise StartupError(f'parameter {problem}')
+        return pipeline
+
+    def _subscribe(self, values: dict[str, Any]) -> None:
+        transport = values['input_transport']
+        qos = QoSProfile(history=qos_profile_sensor_data.history,
+                         depth=qos_profile_sensor_data.depth,
+                         reliability=(ReliabilityPolicy.RELIABLE
+                                      if values['image_reliability'] == 'reliable'
+                                      else ReliabilityPolicy.BEST_EFFORT),
+                         durability=qos_profile_sensor_data.durability)
+        if transport == 'raw':
+            msg_type, self._convert = Image, self._convert_image
+        elif transport == 'compressed':
+            msg_type, self._convert = CompressedImage, self._convert_compressed
+        else:
+            try:
+                from hbm_img_msgs.msg import HbmMsg1080P
+            except ImportError as error:
+                raise StartupError('input_transport hbmem needs the TROS hbm_img_msgs package '
+                                   '(source the TogetheROS.Bot setup)') from error
+            msg_type, self._convert = HbmMsg1080P, self._convert_hbm
+        self._input_topic = self.resolve_topic_name(INPUT_TOPICS[transport])
+        self.create_subscription(msg_type, INPUT_TOPICS[transport], self._on_image, qos)
+
+    def _on_image(self, msg: Any) -> None:
+        dropped = self._slot.put(_Frame(msg, time.perf_counter()))
+        self._stats.frame_received(dropped)
+
+    @staticmethod
+    def _convert_image(msg: Any) -> tuple[SourceImage, Header]:
+        return from_image(msg), msg.header
+
+    @staticmethod
+    def _convert_compressed(msg: Any) -> tuple[SourceImage, Header]:
+        return from_compressed(msg), msg.header
+
+    def _convert_hbm(self, msg: Any) -> tuple[SourceImage, Header]:
+        return from_hbm(msg), Header(stamp=msg.time_stamp,
+                                     frame_id=self._values['hbmem_frame_id'])
+
+    def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        merged = dict(self._values)
+        for parameter in parameters:
+            problem = validate(parameter.name, parameter.value, self._pipeline.num_classes)
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+            merged[parameter.name] = parameter.value
+        self._values = merged
+        self._config = runtime_config(merged)  # the worker reads it once per frame
+        return SetParametersResult(successful=True)
+
+    def _work(self) -> None:
+        while True:
+            frame = self._slot.take()
+            if frame is None:
+                return
+            try:
+                self._process(frame)
+            except Exception as error:  # keep the worker alive; the frame is counted lost
+                self._stats.frame_failed()
+                self._log_throttled('error', f'frame lost: {describe_error(error)}')
+
+    def _process(self, frame: _Frame) -> None:
+        started = time.perf_counter()
+        config = self._config
+        try:
+            source, header = self._convert(frame.msg)
+            converted = time.perf_counter()
+            want_overlay = (config.publish_overlay
+                            and self._overlay_pub.get_subscription_count() > 0)
+            outputs = self._pipeline.run(source, config, want_overlay)
+        except ImageFormatError as error:
+            self._stats.frame_bad()
+            self._log_throttled('warning', f'skipping bad frame on {self._input_topic}: {error}')
+            return
+        except BackendError as error:
+            self._stats.frame_failed()
+            self._log_throttled('error', f'inference failed: {error}')
+            return
+        publish_started = time.perf_counter()
+        self._detections_pub.publish(detections_msg(outputs.result, header,
+                                                    self._pipeline.class_names,
+                                                    config.class_id_format))
+        if outputs.labels is not None:
+            self._mask_pub.publish(label_image_msg(outputs.labels, header))
+        if outputs.overlay_bgr is not None:
+            self._overlay_pub.publish(image_msg(outputs.overlay_bgr, header, 'bgr8'))
+        finished = time.perf_counter()
+        self._stats.frame_processed({'convert': converted - started, **outputs.stage_s,
+                                     'publish': finished - publish_started},
+                                    finished - frame.received_s,
+                                    with_overlay=outputs.overlay_bgr is not None)
+
+    def _log_throttled(self, level: str, message: str) -> None:
+        text = self._throttle.check(message)
+        if text is not None:
+            getattr(self.get_logger(), level)(text)
+
+    def _publish_diagnostics(self) -> None:
+        backend = self._pipeline.backend
+        values = {'backend': backend.name, 'model': str(self._values['model_path']),
+                  'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
+                                 f'{backend.input_format}',
+                  'input_topic': self._input_topic}
+        self._diagnostics_pub.publish(diagnostics_msg(
+            self._stats.snapshot(), f'{self.get_fully_qualified_name()}: segmentation',
+            backend.name, values, self.get_clock().now().to_msg()))
+
+    def _log_summary(self) -> None:
+        self.get_logger().info(self._stats.snapshot().summary())
+
+    def stop(self) -> None:
+        """Stop the worker after its current frame."""
+        self._slot.close()
+        self._worker.join(timeout=10.0)
+
+
+def main(args: Optional[list[str]] = None,
+         backend_factory: BackendFactory = create_backend) -> int:
+    """Run the node until SIGINT/SIGTERM; returns 1 when it cannot start."""
+    rclpy.init(args=args)
+    try:
+        node = SegmentationNode(backend_factory)
+    except StartupError as error:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
+        rclpy.try_shutdown()
+        return 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.stop()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

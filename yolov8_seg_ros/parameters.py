@@ -1,0 +1,182 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The node's parameters as plain data: names, defaults, ranges, validation and the runtime config.
+
+No rclpy: the node turns these specs into declared parameters with descriptors, and the set-
+parameters callback calls validate(). config/seg.yaml must list exactly these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from yolov8_seg_ros.backends import BACKEND_NAMES
+from yolov8_seg_ros.postprocess import DecodeConfig
+from yolov8_seg_ros.transform import RESIZE_MODES
+
+INPUT_TRANSPORTS = ('raw', 'compressed', 'hbmem')
+RELIABILITIES = ('best_effort', 'reliable')
+MASK_OUTPUTS = ('instance', 'class', 'off')
+CLASS_ID_FORMATS = ('name', 'id')
+PROVIDER_NAMES = ('cpu', 'cuda', 'tensorrt')
+ALL_CLASSES = -1
+
+Value = Union[bool, int, float, str, list]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: default, meaning, and its allowed values or range."""
+
+    name: str
+    default: Value
+    description: str
+    read_only: bool = False
+    choices: tuple[str, ...] = ()
+    value_range: Optional[tuple[float, float]] = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('model_path', '', 'Model file: .bin (hobot_dnn, RDK X5 BPU) or .onnx '
+              '(ONNX Runtime), with the split-head YOLOv8-seg outputs', read_only=True),
+    ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file extension',
+              read_only=True, choices=BACKEND_NAMES),
+    ParamSpec('input_transport', 'raw', 'raw: sensor_msgs/Image on image_raw; compressed: '
+              'sensor_msgs/CompressedImage (jpeg, png) on image; hbmem: TROS '
+              'hbm_img_msgs/HbmMsg1080P on hbmem_img', read_only=True, choices=INPUT_TRANSPORTS),
+    ParamSpec('image_reliability', 'best_effort', 'Reliability of the image subscription; '
+              'best_effort also receives reliable publishers', read_only=True,
+              choices=RELIABILITIES),
+    ParamSpec('hbmem_frame_id', 'default_cam', 'frame_id of the outputs for hbmem input '
+              '(HbmMsg1080P carries a stamp but no frame_id)', read_only=True),
+    ParamSpec('resize_mode', 'letterbox', 'How frames are fitted to the model input: '
+              'letterbox (keep aspect, pad 127) or stretch; must match how the model was '
+              'trained and calibrated', read_only=True, choices=RESIZE_MODES),
+    ParamSpec('class_names', [''], "Class names in model order; [''] means: read "
+              'class_names_file', read_only=True),
+    ParamSpec('class_names_file', '', 'Text file with one class name per line; empty: the '
+              "package's config/coco80_class_names.txt", read_only=True),
+    ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0: its default)',
+              read_only=True, value_range=(0, 256)),
+    ParamSpec('onnx_providers', ['cpu'], 'ONNX Runtime execution providers in order of '
+              f'preference, from {PROVIDER_NAMES}; unavailable ones fall back to the CPU',
+              read_only=True),
+    ParamSpec('conf_threshold', 0.25, 'Minimum class score of a detection',
+              value_range=(0.0, 1.0)),
+    ParamSpec('iou_threshold', 0.7, 'NMS IoU threshold', value_range=(0.0, 1.0)),
+    ParamSpec('max_det', 300, 'Most detections kept per frame', value_range=(1, 10000)),
+    ParamSpec('pre_nms_topk', 1000, 'Most candidates passed to NMS (highest scores first)',
+              value_range=(1, 100000)),
+    ParamSpec('classes', [ALL_CLASSES], 'Class ids to keep; [-1] keeps every class'),
+    ParamSpec('agnostic_nms', False, 'NMS across classes instead of per class'),
+    ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detection i has '
+              'value i + 1 = its Detection2D id), class (class id + 1) or off',
+              choices=MASK_OUTPUTS),
+    ParamSpec('publish_overlay', True, 'Publish the overlay image (only drawn while someone '
+              'subscribes)'),
+    ParamSpec('class_id_format', 'name', 'Detection2D hypothesis class_id: the class name or '
+              'the numeric id as a string', choices=CLASS_ID_FORMATS),
+    ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages',
+              read_only=True, value_range=(0.1, 60.0)),
+    ParamSpec('log_summary_period', 5.0, 'Seconds between one-line log summaries (0: off)',
+              read_only=True, value_range=(0.0, 3600.0)),
+)
+
+SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+class StartupError(RuntimeError):
+    """The node cannot start with these parameters; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Settings the worker reads once per frame (replaced as a whole on a parameter change)."""
+
+    decode: DecodeConfig
+    mask_output: str
+    publish_overlay: bool
+    class_id_format: str
+
+
+def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Optional[str]:
+    """Return why value is not acceptable for parameter name, or None when it is."""
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    if spec.choices and value not in spec.choices:
+        return f'{name} {value!r}: expected one of {spec.choices}'
+    if spec.value_range is not None and not spec.value_range[0] <= value <= spec.value_range[1]:
+        return f'{name} {value}: expected {spec.value_range[0]}..{spec.value_range[1]}'
+    if name == 'classes':
+        classes = list(value)
+        if classes == [ALL_CLASSES]:
+            return None
+        if not classes:
+            return f'classes []: list class ids to keep, or [{ALL_CLASSES}] for every class'
+        limit = num_classes if num_classes is not None else float('inf')
+        bad = [c for c in classes if not 0 <= c < limit]
+        if bad:
+            return (f'classes {classes}: ids {bad} are out of range; the model has '
+                    f'{num_classes} classes (0..{(num_classes or 1) - 1}), or use [-1] for all')
+    if name == 'onnx_providers':
+        bad = [p for p in value if p not in PROVIDER_NAMES]
+        if bad or not value:
+            return f'onnx_providers {list(value)}: expected some of {PROVIDER_NAMES}'
+    return None
+
+
+def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
+    """Build the per-frame config from parameter values (already validated)."""
+    classes = tuple(int(c) for c in values['classes'])
+    decode = DecodeConfig(conf_threshold=float(values['conf_threshold']),
+                          iou_threshold=float(values['iou_threshold']),
+                          max_det=int(values['max_det']),
+                          pre_nms_topk=int(values['pre_nms_topk']),
+                          agnostic_nms=bool(values['agnostic_nms']),
+                          classes=None if classes == (ALL_CLASSES,) else classes)
+    return RuntimeConfig(decode, str(values['mask_output']), bool(values['publish_overlay']),
+                         str(values['class_id_format']))
+
+
+def load_class_names(class_names: Sequence[str], class_names_file: str,
+                     default_file: Path) -> list[str]:
+    """Class names from the list, else from the file (one per line), else from default_file."""
+    names = [n for n in class_names if n]
+    if names:
+        return names
+    path = Path(class_names_file) if class_names_file else default_file
+    try:
+        lines = path.read_text(encoding='utf-8').splitlines()
+    except OSError as error:
+        raise StartupError(f'class_names_file {str(path)!r} cannot be read: '
+                           f'{error.strerror}') from error
+    names = [line.strip() for line in lines if line.strip()]
+    if not names:
+        raise StartupError(f'class_names_file {str(path)!r} has no class names')
+    return names
+
+
+def check_class_count(class_names: Sequence[str], num_classes: int, model_path: str) -> None:
+    """Raise StartupError unless there is exactly one name per model class."""
+    if len(class_names) != num_classes:
+        raise StartupError(f'model {model_path!r} has {num_classes} classes but '
+                           f'{len(class_names)} class names were given (first: '
+                           f'{list(class_names[:3])}); set class_names or class_names_file '
+                           'to the names the model was trained with')

@@ -1,0 +1,91 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+One frame through the model: preprocess, inference, postprocess, label image and overlay.
+
+No rclpy. The node owns one SegmentationPipeline and calls run() from its worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+import time
+from typing import Optional
+
+import numpy as np
+
+from yolov8_seg_ros.backends import Backend
+from yolov8_seg_ros.image_conversion import SourceImage
+from yolov8_seg_ros.overlay import draw_overlay
+from yolov8_seg_ros.parameters import RuntimeConfig
+from yolov8_seg_ros.postprocess import (render_class_labels, render_instance_labels,
+                                        SegmentationResult, SegPostprocessor)
+from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
+
+STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'publish')
+
+
+@dataclass(frozen=True)
+class FrameOutputs:
+    """Everything published for one frame; labels/overlay are None when not requested."""
+
+    result: SegmentationResult
+    labels: Optional[np.ndarray]  # (H, W) uint8/uint16 label image at the source size
+    overlay_bgr: Optional[np.ndarray]  # (H, W, 3) uint8
+    stage_s: dict[str, float]  # seconds spent in preprocess, inference, postprocess
+
+
+class SegmentationPipeline:
+    """A loaded backend with its preprocessor and postprocessor (layout resolved once)."""
+
+    def __init__(self, backend: Backend, resize_mode: str, class_names: list[str]) -> None:
+        self.backend = backend
+        self.class_names = class_names
+        self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
+        width, height = backend.input_wh
+        sample = backend.infer(self.preprocessor(np.zeros((height, width, 3), np.uint8),
+                                                 'bgr8').tensor)
+        self.postprocessor = SegPostprocessor.for_outputs(sample)
+        self.num_classes = self.postprocessor.layout.num_classes
+
+    def run(self, source: SourceImage, config: RuntimeConfig,
+            want_overlay: bool) -> FrameOutputs:
+        """Process one source image; raises ImageFormatError or BackendError."""
+        started = time.perf_counter()
+        frame = self.preprocessor(source.array, source.encoding)
+        preprocessed = time.perf_counter()
+        outputs = self.backend.infer(frame.tensor)
+        inferred = time.perf_counter()
+        with_masks = config.mask_output != 'off' or want_overlay
+        decode = config.decode
+        if decode.with_masks != with_masks:
+            decode = dataclasses.replace(decode, with_masks=with_masks)
+        result = self.postprocessor(outputs, frame.transform, decode)
+        labels = None
+        if config.mask_output == 'instance':
+            labels = render_instance_labels(result)
+        elif config.mask_output == 'class':
+            labels = render_class_labels(result, self.num_classes)
+        overlay = None
+        if want_overlay:
+            overlay = draw_overlay(to_bgr(source.array, source.encoding), result,
+                                   self.class_names)
+        finished = time.perf_counter()
+        return FrameOutputs(result, labels, overlay,
+                            {'preprocess': preprocessed - started,
+                             'inference': inferred - preprocessed,
+                             'postprocess': finished - inferred})
