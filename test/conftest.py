@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Test-wide settings: one ROS domain per pytest-xdist worker, discovery kept on this host."""
+"""Test-wide settings (one ROS domain per xdist worker, discovery on this host) and fixtures."""
 
 import os
 from pathlib import Path
@@ -27,3 +27,21 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 
 TEST_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TEST_DIR))
+
+
+import pytest  # noqa: E402  (after the environment above is set)
+
+
+@pytest.fixture(scope='module')
+def pyeasy_dnn():
+    """Yield the test-only pyeasy_dnn fake (test/fakes), imported for one test module."""
+    from helpers.fake_runtime import fake_pyeasy_dnn
+    with fake_pyeasy_dnn() as module:
+        yield module
+
+
+@pytest.fixture(scope='module')
+def fake_bin(pyeasy_dnn, tmp_path_factory):
+    """Write a fake .bin of the trained shapes model, as the fake runtime loads it."""
+    from helpers.models import SHAPES_ONNX
+    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path_factory.mktemp('bin') / 'shapes.bin')

@@ -16,7 +16,6 @@
 
 
 import cv2
-from helpers.fake_runtime import fake_pyeasy_dnn
 from helpers.models import SHAPES_ONNX, single_output_onnx
 import numpy as np
 import pytest
@@ -27,17 +26,6 @@ from yolov8_seg_ros.export import box_iou
 from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
 from yolov8_seg_ros.shapes_dataset import generate_scene
-
-
-@pytest.fixture(scope='module')
-def pyeasy_dnn():
-    with fake_pyeasy_dnn() as module:
-        yield module
-
-
-@pytest.fixture(scope='module')
-def fake_bin(pyeasy_dnn, tmp_path_factory):
-    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path_factory.mktemp('bin') / 'shapes.bin')
 
 
 def scene_nv12(seed=5):

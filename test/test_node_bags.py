@@ -27,7 +27,7 @@ import signal
 
 from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_from_bgr,
                           read_bag, stamp_of, typestore, write_bag)
-from helpers.fake_runtime import fake_pyeasy_dnn, FAKES
+from helpers.fake_runtime import FAKES
 from helpers.models import SHAPES_ONNX, ultralytics_asset
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
@@ -173,18 +173,6 @@ def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
 def ort_pipeline():
     return SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)), 'letterbox',
                                 list(SHAPE_CLASS_NAMES))
-
-
-@pytest.fixture(scope='module')
-def pyeasy_dnn():
-    with fake_pyeasy_dnn() as module:
-        yield module
-
-
-@pytest.fixture(scope='module')
-def fake_bin(pyeasy_dnn, tmp_path_factory):
-    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX,
-                                     tmp_path_factory.mktemp('bin') / 'shapes_seg_320.bin')
 
 
 @pytest.fixture(scope='module')
