@@ -40,6 +40,16 @@ class SourceImage(NamedTuple):
     encoding: str
 
 
+class _RawImage(NamedTuple):
+    """The sensor_msgs/Image fields from_image reads, for messages that are not Images."""
+
+    encoding: str
+    width: int
+    height: int
+    step: int
+    data: np.ndarray
+
+
 def _buffer(data: Any) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return data.view(np.uint8).reshape(-1)
@@ -96,12 +106,4 @@ def from_hbm(msg: Any) -> SourceImage:
     step = int(msg.step) or width
     rows = height * 3 // 2 if encoding.lower() == 'nv12' else height
     size = min(int(msg.data_size), step * rows)
-
-    class _Image(NamedTuple):
-        encoding: str
-        width: int
-        height: int
-        step: int
-        data: np.ndarray
-
-    return from_image(_Image(encoding, width, height, step, _buffer(msg.data)[:size]))
+    return from_image(_RawImage(encoding, width, height, step, _buffer(msg.data)[:size]))

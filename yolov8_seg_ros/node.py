@@ -47,7 +47,6 @@ from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
 from yolov8_seg_ros.parameters import (check_class_count, load_class_names, PARAMETERS,
                                        ParamSpec, runtime_config, StartupError, validate)
 from yolov8_seg_ros.pipeline import SegmentationPipeline, STAGES
-from yolov8_seg_ros.postprocess import LayoutError
 from yolov8_seg_ros.preprocess import ImageFormatError
 from yolov8_seg_ros.runtime import (describe_error, KindThrottle, LatestFrameSlot,
                                     PipelineStats)
@@ -149,7 +148,7 @@ class SegmentationNode(Node):
                                       num_threads=values['num_threads'],
                                       providers=tuple(values['onnx_providers']))
             pipeline = SegmentationPipeline(backend, values['resize_mode'], class_names)
-        except (BackendError, LayoutError) as error:
+        except BackendError as error:
             raise StartupError(str(error)) from error
         for warning in backend.warnings:
             self.get_logger().warning(warning)

@@ -133,8 +133,9 @@ def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Option
         limit = num_classes if num_classes is not None else float('inf')
         bad = [c for c in classes if not 0 <= c < limit]
         if bad:
-            return (f'classes {classes}: ids {bad} are out of range; the model has '
-                    f'{num_classes} classes (0..{(num_classes or 1) - 1}), or use [-1] for all')
+            allowed = ('ids are >= 0' if num_classes is None else
+                       f'the model has {num_classes} classes (0..{num_classes - 1})')
+            return f'classes {classes}: ids {bad} are out of range; {allowed}, or use [-1] for all'
     if name == 'onnx_providers':
         bad = [p for p in value if p not in PROVIDER_NAMES]
         if bad or not value:

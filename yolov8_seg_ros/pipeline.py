@@ -50,17 +50,14 @@ class FrameOutputs:
 
 
 class SegmentationPipeline:
-    """A loaded backend with its preprocessor and postprocessor (layout resolved once)."""
+    """A loaded backend with its preprocessor and postprocessor (for the backend's layout)."""
 
     def __init__(self, backend: Backend, resize_mode: str, class_names: list[str]) -> None:
         self.backend = backend
         self.class_names = class_names
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
-        width, height = backend.input_wh
-        sample = backend.infer(self.preprocessor(np.zeros((height, width, 3), np.uint8),
-                                                 'bgr8').tensor)
-        self.postprocessor = SegPostprocessor.for_outputs(sample)
-        self.num_classes = self.postprocessor.layout.num_classes
+        self.postprocessor = SegPostprocessor(backend.layout)
+        self.num_classes = backend.layout.num_classes
 
     def run(self, source: SourceImage, config: RuntimeConfig,
             want_overlay: bool) -> FrameOutputs:

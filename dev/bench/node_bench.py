@@ -38,6 +38,7 @@ from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
+from recorded_outputs_node import RecordedOutputsBackend  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from yolov8_seg_ros.backends import create_backend  # noqa: E402
@@ -61,14 +62,11 @@ def frame_raw(size_wh: tuple[int, int], encoding: str) -> bytes:
 
 def inprocess_ms(raw: bytes, runs: int) -> float:
     """Median ms of the same frame through the pipeline in-process (inference replayed)."""
-    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
-                                    'letterbox', list(SHAPE_CLASS_NAMES))
+    backend = RecordedOutputsBackend(create_backend('onnxruntime', str(SHAPES_ONNX)))
+    pipeline = SegmentationPipeline(backend, 'letterbox', list(SHAPE_CLASS_NAMES))
     msg = deserialize_message(raw, Image)
-    source = from_image(msg)
-    outputs = pipeline.backend.infer(pipeline.preprocessor(source.array, source.encoding).tensor)
-    pipeline.backend = type('Replay', (), {'infer': staticmethod(lambda tensor: outputs)})()
     config = runtime_config({name: spec.default for name, spec in SPECS.items()})
-    times = []
+    times = []  # the first (recording) run is among the 5 discarded
     for _ in range(runs + 5):
         start = time.perf_counter()
         result = pipeline.run(from_image(msg), config, False)

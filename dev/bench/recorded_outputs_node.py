@@ -19,7 +19,8 @@ Run the yolov8_seg node with a backend that returns recorded raw outputs instant
 This measures the node's own cost (conversion, preprocess, postprocess, messages, DDS).
 
 The backend runs the real model once, on the first frame, and returns those outputs for every
-later frame (the bench sends the same image each time). Arguments are the node's ROS arguments.
+later frame (the bench sends the same image each time). The real backend's own warm-up at load
+does not go through it. Arguments are the node's ROS arguments.
 """
 
 import sys
@@ -41,13 +42,12 @@ class RecordedOutputsBackend:
         self.input_wh = real.input_wh
         self.input_format = real.input_format
         self.warnings = real.warnings
-        self._calls = 0
+        self.layout = real.layout
         self._recorded: Optional[list[RawOutput]] = None
 
     def infer(self, tensor) -> list[RawOutput]:
-        """Return the outputs recorded on the first frame (the startup probe is not kept)."""
-        self._calls += 1
-        if self._calls <= 2:
+        """Return the outputs recorded on the first frame."""
+        if self._recorded is None:
             self._recorded = self._real.infer(tensor)
         return self._recorded
 

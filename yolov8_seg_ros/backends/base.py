@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from yolov8_seg_ros.postprocess import RawOutput
+from yolov8_seg_ros.postprocess import HeadLayout, RawOutput
 
 
 class BackendError(RuntimeError):
@@ -35,6 +35,7 @@ class Backend(Protocol):
     input_wh: tuple[int, int]
     input_format: str  # 'nv12' or 'rgb_nchw' (see yolov8_seg_ros.preprocess)
     warnings: tuple[str, ...]  # non-fatal notes from loading, for the node to log
+    layout: HeadLayout  # which output is which head, resolved once at load
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Return the raw outputs (with per-channel scales where quantized) for one frame."""

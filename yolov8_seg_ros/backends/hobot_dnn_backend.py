@@ -83,7 +83,8 @@ class HobotDnnBackend:
         neutral = np.full(self._nv12_bytes, 128, dtype=np.uint8)
         sample = self.infer(neutral)
         try:
-            resolve_layout([o.data.shape for o in sample], [o.scale is not None for o in sample])
+            self.layout = resolve_layout([o.data.shape for o in sample],
+                                         [o.scale is not None for o in sample])
         except LayoutError as error:
             raise BackendError(f'model {model_path!r}: {error}') from error
 

@@ -75,7 +75,7 @@ class OnnxRuntimeBackend:
         try:
             if not all(isinstance(d, int) for s in shapes for d in s):
                 raise LayoutError(f'outputs {shapes} have dynamic dimensions')
-            resolve_layout(shapes)
+            self.layout = resolve_layout(shapes)
         except LayoutError as error:
             raise BackendError(f'model {model_path!r}: {error}') from error
         self.infer(np.zeros((1, 3, self.input_wh[1], self.input_wh[0]), dtype=np.float32))
