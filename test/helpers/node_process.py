@@ -146,7 +146,11 @@ class NodeClient:
                 f'node exited with {self.node.process.returncode}:\n{self.node.output()}'
             self.graph.spin_until(lambda: bool(infos), 0.5)
         assert infos, f'node not ready after {timeout_s} s:\n{self.node.output()}'
-        self.graph.spin_until(lambda: self.publisher.get_subscription_count() > 0, 10.0)
+        assert self.graph.spin_until(lambda: self.publisher.get_subscription_count() > 0, 10.0), \
+            'the node never subscribed to the input topic'
+        # Our writer has matched the node's reader; give the node's side of the endpoint
+        # discovery a moment too, or a best-effort first frame may go nowhere.
+        self.graph.spin_until(lambda: False, 0.5)
         return infos
 
     def send(self, recorded: RecordedMessage) -> None:
@@ -171,9 +175,10 @@ class NodeClient:
         def reached() -> bool:
             return bool(self.diagnostics) and \
                 int(self.values_of(self.diagnostics[-1])[key]) >= at_least
-        latest = self.values_of(self.diagnostics[-1]) if self.diagnostics else {}
-        assert self.graph.spin_until(reached, timeout_s), \
-            f'diagnostics {key} never reached {at_least}: {latest}\n{self.node.output()}'
+        if not self.graph.spin_until(reached, timeout_s):
+            latest = self.values_of(self.diagnostics[-1]) if self.diagnostics else {}
+            raise AssertionError(f'diagnostics {key} never reached {at_least}: {latest}\n'
+                                 f'{self.node.output()}')
         return self.values_of(self.diagnostics[-1])
 
     def set_parameters(self, **values: Any) -> list[SetParametersResult]:
