@@ -15,6 +15,9 @@
 """Both backends: ONNX Runtime for real, hobot_dnn through the faithful pyeasy_dnn fake."""
 
 
+import threading
+import time
+
 import cv2
 from helpers.models import SHAPES_ONNX, single_output_onnx
 import numpy as np
@@ -97,6 +100,31 @@ def test_fake_mirrors_the_documented_sharp_edges(pyeasy_dnn, fake_bin):
     model.forward(frame[:100])  # no size check: reads on past the view, as on the board
     with pytest.raises(SystemError, match='out-of-bounds'):
         model.forward(np.zeros(100, np.uint8))
+
+
+def test_fake_forward_holds_the_gil_for_its_bpu_latency(pyeasy_dnn, tmp_path):
+    model = pyeasy_dnn.load(str(pyeasy_dnn.write_fake_bin(
+        SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=200.0)))[0]
+    frame = np.zeros(320 * 320 * 3 // 2, np.uint8)
+    ticks: list[float] = []
+    running = threading.Event()
+    running.set()
+
+    def tick() -> None:
+        while running.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    try:
+        time.sleep(0.05)
+        model.forward(frame)
+        time.sleep(0.05)
+    finally:
+        running.clear()
+        ticker.join()
+    # Another Python thread cannot run while the emulated BPU works, as on the board.
+    assert max(np.diff(ticks)) >= 0.2
 
 
 def test_hobot_dnn_backend_through_the_fake_matches_onnxruntime(pyeasy_dnn, fake_bin):

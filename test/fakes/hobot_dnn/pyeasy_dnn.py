@@ -22,7 +22,9 @@ the BPU does for an nv12-input model, runs the ONNX with ONNX Runtime and quanti
 mask-coefficient heads to int32 with fixed per-channel scales: what the seed's modified .bin
 returns. Sharp edges kept: outputs are persistent buffers overwritten by the next forward,
 every .buffer access returns a fresh 4-D copy, properties have exactly the documented fields
-(the protos are labelled NCHW while their shape is NHWC), estimate_latency is always 100.
+(the protos are labelled NCHW while their shape is NHWC), estimate_latency is always 100, and
+forward holds the GIL for the BPU time: a manifest's latency_ms (default 0) is spent in a C
+sleep that keeps the GIL, like the real call (only the ONNX Runtime part here releases it).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import cv2
 import numpy as np
 
 MAGIC = 'fake-hobot-dnn-bin'
+# A PyDLL call keeps the GIL, as the real forward does for the whole inference.
+_GIL_HOLDING_LIBC = ctypes.PyDLL(None)
 _QUANTIZED_CHANNELS = (32, 64)
 
 
@@ -81,6 +85,7 @@ class Model:
             raise RuntimeError(f'hbDNNInitializeFromFiles failed: {manifest_path} is not a model')
         onnx_path = (manifest_path.parent / manifest['onnx']).resolve()
         self.name = manifest_path.stem
+        self._latency_us = int(float(manifest.get('latency_ms', 0)) * 1000)
         self._session = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
         shape = self._session.get_inputs()[0].shape
         self._height, self._width = int(shape[2]), int(shape[3])
@@ -135,6 +140,8 @@ class Model:
                 storage[...] = np.clip(np.round(value / props.scale_data), -limit, limit)
             else:
                 storage[...] = value
+        if self._latency_us:
+            _GIL_HOLDING_LIBC.usleep(self._latency_us)
         return self.outputs
 
 
@@ -156,8 +163,12 @@ def load(path_or_list: Any) -> list[Model]:
     return [Model(Path(p)) for p in paths]
 
 
-def write_fake_bin(onnx_path: Path, bin_path: Path) -> Path:
-    """Write a fake .bin manifest for an exported split-head ONNX, with calibrated scales."""
+def write_fake_bin(onnx_path: Path, bin_path: Path, latency_ms: float = 0.0) -> Path:
+    """
+    Write a fake .bin manifest for an exported split-head ONNX, with calibrated scales.
+
+    latency_ms is the emulated BPU time each forward spends holding the GIL.
+    """
     import onnxruntime as ort
     session = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
     shape = session.get_inputs()[0].shape
@@ -175,5 +186,5 @@ def write_fake_bin(onnx_path: Path, bin_path: Path) -> Path:
         else:
             scales.append(None)
     bin_path.write_text(json.dumps({'format': MAGIC, 'onnx': str(Path(onnx_path).resolve()),
-                                    'scales': scales}))
+                                    'scales': scales, 'latency_ms': latency_ms}))
     return bin_path
