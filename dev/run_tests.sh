@@ -13,9 +13,11 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 #
-# The whole test suite inside the ROS environment: one pytest worker per core, each with its own
-# ROS_DOMAIN_ID (test/conftest.py), discovery on localhost, ROS logs in a temporary folder.
-# Extra arguments go to pytest (e.g. `make test ARGS="-k postprocess"`).
+# The whole test suite inside the ROS environment (NumPy 1.x, like the board): one pytest worker
+# per core, each with its own ROS_DOMAIN_ID (test/conftest.py), discovery on localhost, ROS logs
+# in a temporary folder. Then the tests of the modules that import no ROS run again under NumPy
+# 2.x in .venv-numpy2. Extra arguments go to the first run only and skip the second
+# (e.g. `make test ARGS="-k nms"`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -24,4 +26,12 @@ export ROS_LOG_DIR
 trap 'rm -rf "$ROS_LOG_DIR"' EXIT
 # shellcheck disable=SC1091
 source dev/env.sh
-exec python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -p no:cacheprovider "$@"
+python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -p no:cacheprovider "$@"
+[ $# -eq 0 ] || exit 0
+
+ROS_FREE_TESTS=(test/test_postprocess.py test/test_preprocess.py test/test_backends.py
+                test/test_node_modules.py test/test_model_accuracy.py)
+echo "== the same pure-module tests under NumPy $(.venv-numpy2/bin/python -c \
+  'import numpy; print(numpy.__version__)') (.venv-numpy2, no ROS) =="
+PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" \
+  -p no:cacheprovider "${ROS_FREE_TESTS[@]}"

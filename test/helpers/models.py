@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -32,8 +33,10 @@ GENERATED = ROOT / 'build' / 'test_models'
 
 def ultralytics_asset(name: str) -> np.ndarray:
     """One of the sample images ultralytics ships (bus.jpg, zidane.jpg) as BGR."""
-    from ultralytics.utils import ASSETS
-    image = cv2.imread(str(Path(ASSETS) / name))
+    # Found without importing ultralytics (and torch), so the NumPy 2 run needs only its files.
+    spec = importlib.util.find_spec('ultralytics')
+    assert spec is not None and spec.origin, 'ultralytics is not installed'
+    image = cv2.imread(str(Path(spec.origin).parent / 'assets' / name))
     assert image is not None, f'missing ultralytics asset {name}'
     return image
 
