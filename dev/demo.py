@@ -33,8 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test'))  # the project's own bag and node-process helpers
 
-from helpers.bags import (BagMessage, COMPRESSED, image_from_bgr, read_bag,  # noqa: E402, I100
-                          stamp_of, typestore, write_bag)
+from helpers.bags import (BagMessage, COMPRESSED, image_array, image_from_bgr,  # noqa: E402, I100
+                          read_bag, stamp_of, typestore, write_bag)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
@@ -60,12 +60,6 @@ def make_bag(frames: int = 8) -> None:
         BAG.rmdir()
     write_bag(BAG, messages)
     print(f'wrote {BAG} ({len(messages)} frames)')
-
-
-def image_array(msg: Image) -> np.ndarray:
-    """bgr8 / mono8 / mono16 Image -> numpy."""
-    dtype = np.uint16 if msg.encoding == 'mono16' else np.uint8
-    return np.frombuffer(bytes(msg.data), dtype).reshape(msg.height, msg.width, -1).squeeze()
 
 
 def run_demo() -> int:

@@ -25,8 +25,8 @@ from __future__ import annotations
 from pathlib import Path
 import signal
 
-from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_from_bgr,
-                          read_bag, stamp_of, typestore, write_bag)
+from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_array,
+                          image_from_bgr, read_bag, stamp_from, stamp_of, typestore, write_bag)
 from helpers.fake_runtime import FAKES
 from helpers.models import SHAPES_ONNX, ultralytics_asset
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
@@ -37,7 +37,7 @@ from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
 from yolov8_seg_ros.export import box_iou
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
-from yolov8_seg_ros.parameters import runtime_config, SPECS
+from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
 from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
 
@@ -81,16 +81,9 @@ def detection_boxes(msg) -> np.ndarray:
                      for d in msg.detections]).reshape(-1, 4)
 
 
-def mask_array(msg) -> np.ndarray:
-    """Return a received mono8/mono16 label image as numpy."""
-    dtype = np.uint8 if msg.encoding == 'mono8' else np.uint16
-    return np.frombuffer(bytes(msg.data), dtype).reshape(msg.height, msg.width)
-
-
 def same_header(a, b) -> bool:
     """Stamp and frame_id equal."""
-    return (a.stamp.sec, a.stamp.nanosec, a.frame_id) == (b.stamp.sec, b.stamp.nanosec,
-                                                          b.frame_id)
+    return (stamp_from(a), a.frame_id) == (stamp_from(b), b.frame_id)
 
 
 def check_frame(detections, mask, expected, scene: ShapeScene, names) -> tuple[int, list]:
@@ -106,7 +99,7 @@ def check_frame(detections, mask, expected, scene: ShapeScene, names) -> tuple[i
     assert classes == [names[c] for c in expected.class_ids]
     np.testing.assert_allclose([d.results[0].hypothesis.score for d in detections.detections],
                                expected.scores, atol=1e-5)
-    labels = mask_array(mask)
+    labels = image_array(mask)
     assert labels.shape == (scene.image_bgr.shape[0], scene.image_bgr.shape[1])
     ids = [int(d.id) for d in detections.detections]
     assert ids == list(range(1, len(ids) + 1))
@@ -146,15 +139,14 @@ def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
     client = NodeClient(graph, node, topic, msgtype, reliable_input=reliable_input)
     client.wait_ready()
     store = typestore()
-    config = runtime_config({name: spec.default for name, spec in SPECS.items()})
+    config = runtime_config(default_values())
     matched, total, mask_ious = 0, 0, []
     for index, recorded in enumerate(read_bag(bag)):
         detections = client.send_and_wait(recorded)
         assert graph.spin_until(lambda d=detections: any(same_header(m.header, d.header)
                                                          for m in client.masks), 10.0)
         mask = next(m for m in client.masks if same_header(m.header, detections.header))
-        sec, nanosec = stamp_of(index)
-        assert (detections.header.stamp.sec, detections.header.stamp.nanosec) == (sec, nanosec)
+        assert stamp_from(detections.header) == stamp_of(index)
         expected_frame_id = 'default_cam' if transport == 'hbmem' else 'camera'
         assert detections.header.frame_id == expected_frame_id
         expected = pipeline.run(decode_recorded(recorded, store), config, False).result

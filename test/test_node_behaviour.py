@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import signal
 
-from helpers.bags import BagMessage, COMPRESSED, IMAGE, image_from_bgr, raw_image, read_bag, \
-    stamp_of, typestore, write_bag
+from helpers.bags import BagMessage, COMPRESSED, IMAGE, image_array, image_from_bgr, raw_image, \
+    read_bag, stamp_from, stamp_of, typestore, write_bag
 from helpers.fake_runtime import FAKES
 from helpers.models import SHAPES_ONNX, single_output_onnx
 from helpers.node_process import LATCHED, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
@@ -33,7 +33,7 @@ from helpers.ros_graph import ros_graph
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
-from test_node_bags import mask_array, same_header, scenes, write_scene_bag
+from test_node_bags import same_header, scenes, write_scene_bag
 from vision_msgs.msg import LabelInfo
 from yolov8_seg_ros.parameters import SPECS
 from yolov8_seg_ros.shapes_dataset import SHAPE_CLASS_NAMES
@@ -77,7 +77,7 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert same_header(overlays[0].header, second.header)
             assert (overlays[0].encoding, overlays[0].width, overlays[0].height) == \
                 ('bgr8', 640, 480)
-            drawn = np.frombuffer(bytes(overlays[0].data), np.uint8).reshape(480, 640, 3)
+            drawn = image_array(overlays[0])
             assert (drawn != frames[1].image_bgr).any(axis=2).mean() > 0.01
             assert client.wait_counter('frames_processed', sent)['frames_with_overlay'] == '1'
 
@@ -107,7 +107,7 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert filtered.detections
             assert {d.results[0].hypothesis.class_id for d in filtered.detections} == {str(keep)}
             assert graph.spin_until(lambda: len(client.masks) > masks_before, 10.0)
-            assert set(np.unique(mask_array(client.masks[-1]))) == {0, keep + 1}
+            assert set(np.unique(image_array(client.masks[-1]))) == {0, keep + 1}
 
             assert client.set_parameters(classes=[-1], conf_threshold=0.9)[0].successful
             masks_before = len(client.masks)
@@ -172,7 +172,7 @@ def test_bad_frames_are_skipped_counted_and_warned_once_per_kind(tmp_path):
             values = client.wait_counter('frames_processed', 2)
         assert values['frames_bad'] == str(len(bad)) and values['frames_failed'] == '0'
         assert len(client.detections) == 2
-        assert (last.header.stamp.sec, last.header.stamp.nanosec) == stamp_of(1)
+        assert stamp_from(last.header) == stamp_of(1)
         output = node.output()
         for text, _ in bad:
             assert text in output, text
@@ -213,9 +213,8 @@ def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path, pyeas
     slow_bin = pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=150.0)
     frames = scenes((1280, 720), count=3)[:3] * 10
     recorded = recorded_frames(tmp_path, frames, encoding='nv12')
-    node = NodeProcess('/drops', {'model_path': str(slow_bin), 'backend': 'hobot_dnn',
-                                  'class_names_file': str(SHAPES_NAMES),
-                                  'image_reliability': 'reliable', 'diagnostics_period': 0.2},
+    node = NodeProcess('/drops', {**SHAPES_PARAMS, 'model_path': str(slow_bin),
+                                  'backend': 'hobot_dnn', 'diagnostics_period': 0.2},
                        extra_pythonpath=FAKES)
     newest = stamp_of(len(recorded) - 1)
     try:
@@ -229,22 +228,18 @@ def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path, pyeas
                 values = client.values_of(client.diagnostics[-1])
                 done = int(values['frames_processed']) + int(values['frames_dropped'])
                 return done == int(values['frames_received']) and bool(client.detections) and \
-                    _stamp(client.detections[-1]) == newest
+                    stamp_from(client.detections[-1].header) == newest
             assert graph.spin_until(settled, 60.0), client.values_of(client.diagnostics[-1])
             values = client.wait_counter('frames_processed', len(client.detections))
         assert int(values['frames_dropped']) > 0, values
         assert len(client.detections) == int(values['frames_processed'])
-        stamps = [_stamp(d) for d in client.detections]
+        stamps = [stamp_from(d.header) for d in client.detections]
         assert stamps == sorted(set(stamps))
         assert set(stamps) <= {stamp_of(i) for i in range(len(recorded))}
         assert stamps[-1] == newest  # the newest frame is never dropped
         assert node.stop() == 0
     finally:
         node.close()
-
-
-def _stamp(msg) -> tuple[int, int]:
-    return msg.header.stamp.sec, msg.header.stamp.nanosec
 
 
 @pytest.mark.parametrize('case', ['missing model', 'no split heads', 'class count',

@@ -34,7 +34,7 @@ pytest.importorskip('launch_testing', reason=REASON)
 pytest.importorskip('launch_ros', reason=REASON)
 
 from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
-from helpers.bags import COMPRESSED, read_bag, stamp_of  # noqa: E402
+from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
@@ -90,8 +90,7 @@ class TestLaunchedNode(unittest.TestCase):
             client.wait_ready()
             for index, recorded in enumerate(read_bag(bag)):
                 detections = client.send_and_wait(recorded)
-                stamp = detections.header.stamp
-                self.assertEqual((stamp.sec, stamp.nanosec), stamp_of(index))
+                self.assertEqual(stamp_from(detections.header), stamp_of(index))
                 if frames[index].instances:
                     self.assertTrue(detections.detections)
 

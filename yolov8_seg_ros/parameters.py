@@ -101,6 +101,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
 
 
+def default_values() -> dict[str, Value]:
+    """Return a fresh name -> default mapping of every parameter (what config/seg.yaml holds)."""
+    return {spec.name: spec.default for spec in PARAMETERS}
+
+
 class StartupError(RuntimeError):
     """The node cannot start with these parameters; the message says what to change."""
 

@@ -44,7 +44,7 @@ from std_msgs.msg import Header  # noqa: E402
 from yolov8_seg_ros.backends import create_backend  # noqa: E402
 from yolov8_seg_ros.image_conversion import from_image  # noqa: E402
 from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
-from yolov8_seg_ros.parameters import runtime_config, SPECS  # noqa: E402
+from yolov8_seg_ros.parameters import default_values, runtime_config  # noqa: E402
 from yolov8_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
 from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
 
@@ -65,7 +65,7 @@ def inprocess_ms(raw: bytes, runs: int) -> float:
     backend = RecordedOutputsBackend(create_backend('onnxruntime', str(SHAPES_ONNX)))
     pipeline = SegmentationPipeline(backend, 'letterbox', list(SHAPE_CLASS_NAMES))
     msg = deserialize_message(raw, Image)
-    config = runtime_config({name: spec.default for name, spec in SPECS.items()})
+    config = runtime_config(default_values())
     times = []  # the first (recording) run is among the 5 discarded
     for _ in range(runs + 5):
         start = time.perf_counter()

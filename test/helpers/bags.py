@@ -62,6 +62,18 @@ def stamp_of(index: int) -> tuple[int, int]:
     return 1_700_000_000 + index, 1_000 * index + 7
 
 
+def stamp_from(header: Any) -> tuple[int, int]:
+    """Return a received header's (sec, nanosec), comparable with stamp_of."""
+    return header.stamp.sec, header.stamp.nanosec
+
+
+def image_array(msg: Any) -> np.ndarray:
+    """Return a received bgr8/mono8/mono16 Image as numpy: (H, W, 3) or (H, W)."""
+    dtype = np.uint16 if msg.encoding == 'mono16' else np.uint8
+    array = np.frombuffer(bytes(msg.data), dtype).reshape(msg.height, msg.width, -1)
+    return array[..., 0] if array.shape[2] == 1 else array
+
+
 def _header(store: Any, stamp: tuple[int, int], frame_id: str) -> Any:
     time_type = store.types['builtin_interfaces/msg/Time']
     return store.types['std_msgs/msg/Header'](stamp=time_type(sec=stamp[0], nanosec=stamp[1]),
