@@ -42,6 +42,13 @@ up_to_date() {  # up_to_date NAME HASH: true when stamp NAME holds HASH
   [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]
 }
 
+install_venv() {  # install_venv DIR REQUIREMENTS: DIR's venv with REQUIREMENTS and the no-deps set
+  [ -x "$1/bin/python" ] || "$PYTHON" -m venv "$1"
+  "$1/bin/python" -m pip install -q --disable-pip-version-check -r "$2"
+  "$1/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    -r dev/requirements-nodeps.txt
+}
+
 # 1. System packages: a C/C++ toolchain, cmake, Python headers and venv.
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
@@ -64,10 +71,7 @@ if up_to_date venv "$venv_hash" && [ -x "$VENV/bin/python" ]; then
   log ".venv is up to date"
 else
   log "creating .venv (ROS 2 Jazzy wheels, ONNX Runtime, test and export tools)"
-  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r dev/requirements.txt
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-    -r dev/requirements-nodeps.txt
+  install_venv "$VENV" dev/requirements.txt
   "$VENV/bin/python" dev/fix_cmake_paths.py "$VENV"
   rm -f "$STAMPS/workspace"
   echo "$venv_hash" > "$STAMPS/venv"
@@ -99,11 +103,7 @@ if up_to_date venv-numpy2 "$numpy2_hash" && [ -x "$VENV_NUMPY2/bin/python" ]; th
   log ".venv-numpy2 is up to date"
 else
   log "creating .venv-numpy2 (NumPy 2.x, OpenCV, ONNX Runtime, pytest)"
-  [ -x "$VENV_NUMPY2/bin/python" ] || "$PYTHON" -m venv "$VENV_NUMPY2"
-  "$VENV_NUMPY2/bin/python" -m pip install -q --disable-pip-version-check \
-    -r dev/requirements-numpy2.txt
-  "$VENV_NUMPY2/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-    -r dev/requirements-nodeps.txt
+  install_venv "$VENV_NUMPY2" dev/requirements-numpy2.txt
   echo "$numpy2_hash" > "$STAMPS/venv-numpy2"
 fi
 log "ready: source dev/env.sh to use the environment in a shell"

@@ -32,8 +32,8 @@ from yolov8_seg_ros.runtime import StatsSnapshot
 def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
                    class_id_format: str = 'name') -> Detection2DArray:
     """Detection2DArray in source pixels; detection i has id str(i + 1) = its mask value."""
-    array = Detection2DArray()
-    array.header = header
+    detections = Detection2DArray()
+    detections.header = header
     for index, (box, score, cls) in enumerate(zip(result.boxes_xyxy.tolist(),
                                                   result.scores.tolist(),
                                                   result.class_ids.tolist())):
@@ -49,8 +49,8 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
                                           else str(cls))
         hypothesis.hypothesis.score = float(score)
         detection.results.append(hypothesis)
-        array.detections.append(detection)
-    return array
+        detections.detections.append(detection)
+    return detections
 
 
 def image_msg(image: np.ndarray, header: Any, encoding: str) -> Image:
