@@ -49,6 +49,28 @@ install_venv() {  # install_venv DIR REQUIREMENTS: DIR's venv with REQUIREMENTS 
     -r dev/requirements-nodeps.txt
 }
 
+install_launch_stack() {  # from the wheelhouse, else from the upstream release tags
+  local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps)
+  if [ -d "$LAUNCH_WHEELS" ]; then
+    log "installing the ROS 2 launch stack from $LAUNCH_WHEELS"
+    "${pip[@]}" --no-index --find-links "$LAUNCH_WHEELS" -r dev/requirements-launch.txt
+    return
+  fi
+  log "no wheelhouse at $LAUNCH_WHEELS: building the ROS 2 launch stack from its upstream tags"
+  local name version repo
+  while IFS='=' read -r name version; do
+    case "$name" in
+      launch|launch_xml|launch_yaml|launch_testing) repo=launch ;;
+      launch_ros|launch_testing_ros|ros2launch) repo=launch_ros ;;
+      rosidl_runtime_py) repo=rosidl_runtime_py ;;
+      *) repo=ros2cli ;;
+    esac
+    local subdir="#subdirectory=$name"
+    [ "$repo" = rosidl_runtime_py ] && subdir=""
+    "${pip[@]}" "git+https://github.com/ros2/$repo@${version#=}$subdir" 2>/dev/null || return 1
+  done < <(grep -E '^[a-z0-9_]+==' dev/requirements-launch.txt)
+}
+
 # 1. System packages: a C/C++ toolchain, cmake, Python headers and venv.
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
@@ -77,13 +99,28 @@ else
   echo "$venv_hash" > "$STAMPS/venv"
 fi
 
+# 2b. ROS 2's launch stack and command line (launch, launch_ros, launch_testing, ros2cli), which
+# are not on PyPI: from the shared wheelhouse of unmodified upstream wheels, else built from the
+# same upstream tags; where neither works, say so and go on (the launch tests then skip).
+LAUNCH_WHEELS="$ROOT/../shared/wheelhouse/ros2-jazzy-launch"
+launch_hash="$(cat "$STAMPS/venv")-$(digest dev/requirements-launch.txt "$LAUNCH_WHEELS")"
+if up_to_date launch "$launch_hash" && [ -x "$VENV/bin/ros2" ]; then
+  log "ROS 2 launch stack is up to date"
+elif install_launch_stack; then
+  echo "$launch_hash" > "$STAMPS/launch"
+else
+  log "ROS 2 launch stack NOT installed (no wheelhouse at $LAUNCH_WHEELS and the upstream" \
+      "repositories are unreachable): ros2 launch, launch_testing and the launch tests are off"
+  rm -f "$STAMPS/launch"
+fi
+
 # 3. colcon workspace: the dev interface packages and this package (symlink install).
 ws_hash="$(cat "$STAMPS/venv")-$(digest dev/ros_interfaces package.xml setup.py setup.cfg \
   resource launch config rviz)"
 if up_to_date workspace "$ws_hash" && [ -f "$WS/install/setup.bash" ]; then
   log "ws/ is up to date"
 else
-  log "building ws/ with colcon (vision_msgs, hbm_img_msgs, yolov8_seg_ros)"
+  log "building ws/ with colcon (vision_msgs, hbm_img_msgs, composition_interfaces, yolov8_seg_ros)"
   (
     # shellcheck disable=SC1091
     source "$VENV/bin/activate"

@@ -16,7 +16,8 @@
 """
 The demo: the bundled bag through the installed yolov8_seg node, results in demo_out/.
 
-It replays demo/shapes_demo_bag (JPEG frames) over DDS, writes overlay and mask PNGs plus
+It starts the node with `ros2 launch yolov8_seg_ros seg.launch.py`, replays
+demo/shapes_demo_bag (JPEG frames) into it over DDS, writes overlay and mask PNGs plus
 detections.json to demo_out/, and prints one row per frame. Run it with `make demo`;
 `--make-bag` rewrites the bundled bag.
 """
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT / 'test'))  # the project's own bag and node-process
 from helpers.bags import (BagMessage, COMPRESSED, image_array, image_from_bgr,  # noqa: E402, I100
                           read_bag, stamp_of, typestore, write_bag)
 from helpers.models import SHAPES_ONNX  # noqa: E402
-from helpers.node_process import NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES  # noqa: E402
+from helpers.node_process import LaunchProcess, NodeClient, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from yolov8_seg_ros.shapes_dataset import generate_scene  # noqa: E402
@@ -65,9 +66,13 @@ def make_bag(frames: int = 8) -> None:
 def run_demo() -> int:
     """Replay the bag frame by frame and write the results; returns the exit code."""
     OUT.mkdir(exist_ok=True)
-    node = NodeProcess('/demo', {'model_path': str(SHAPES_ONNX),
-                                 'class_names_file': str(SHAPES_NAMES),
-                                 'input_transport': 'compressed', 'image_reliability': 'reliable'})
+    # The bag is replayed by a reliable publisher: subscribe reliably too (see the README).
+    params = OUT / 'demo_params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
+    node = LaunchProcess({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
+                          'class_names_file': SHAPES_NAMES, 'namespace': 'demo',
+                          'params_file': params})
+    print('started: ' + ' '.join(node.command[1:]))
     frames = []
     try:
         with ros_graph('demo_player') as graph:
@@ -103,6 +108,12 @@ def run_demo() -> int:
                       f'{len(items):>3}  {summary}')
         (OUT / 'detections.json').write_text(json.dumps(frames, indent=2))
         code = node.stop()
+        if node.leftover_processes():
+            print('error: a process of the launch outlived it')
+            code = code or 1
+    except BaseException:
+        print(node.output())
+        raise
     finally:
         node.close()
     print(f'wrote {len(frames)} overlay and mask PNGs and detections.json to {OUT}')

@@ -13,64 +13,95 @@
 # limitations under the License.
 
 
-"""Start the yolov8_seg node (parameters from config/seg.yaml) and optionally rviz2."""
+"""
+Start the yolov8_seg node (parameters from config/seg.yaml) and optionally rviz2 beside it.
+
+Launch arguments left empty keep the params file's values. When the node exits, the launch
+ends; when it could not start (exit code 1, one FATAL line), the launch exits non-zero too.
+"""
 
 import os
 
-from ament_index_python.packages import get_package_share_directory
+from ament_index_python.packages import get_package_prefix, get_package_share_directory, \
+    PackageNotFoundError
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.conditions import IfCondition
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, \
+    RegisterEventHandler
+from launch.event_handlers import OnProcessExit
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from yolov8_seg_ros.launch_support import input_remappings, PARAMETER_ARGUMENTS, \
+    parameter_overrides, rviz_config_for
+from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
+from yolov8_seg_ros.parameters import SPECS
 
-PACKAGE = 'yolov8_seg_ros'
-EXECUTABLE = 'yolov8_seg_node'
-NODE_NAME = 'yolov8_seg'
-# The node's relative input topic per transport (TROS defaults at the root namespace).
-INPUT_TOPICS = {'raw': 'image_raw', 'compressed': 'image', 'hbmem': 'hbmem_img'}
+ARGUMENTS = ('model_path', 'image_topic', 'input_transport', 'namespace', 'params_file',
+             'backend', 'class_names_file', 'use_rviz')
 
 
-def _node(context, *args, **kwargs):
-    transport = LaunchConfiguration('input_transport').perform(context)
-    image_topic = LaunchConfiguration('image_topic').perform(context)
-    if transport not in INPUT_TOPICS:
-        raise RuntimeError(f'input_transport {transport!r}: expected one of '
-                           f'{tuple(INPUT_TOPICS)}')
-    remappings = [(INPUT_TOPICS[transport], image_topic)] if image_topic else []
-    overrides = {'input_transport': transport,
-                 'backend': LaunchConfiguration('backend').perform(context)}
-    model_path = LaunchConfiguration('model_path').perform(context)
-    if model_path:
-        overrides['model_path'] = model_path
-    return [Node(package=PACKAGE, executable=EXECUTABLE, name=NODE_NAME,
-                 namespace=LaunchConfiguration('namespace'),
-                 parameters=[LaunchConfiguration('params_file'), overrides],
-                 remappings=remappings, output='screen', emulate_tty=True)]
+def _on_node_exit(event, context):
+    if event.returncode != 0:
+        # An exception is the one way to give `ros2 launch` a non-zero exit code.
+        raise RuntimeError(f'{NODE_NAME} exited with code {event.returncode}')
+    return [EmitEvent(event=Shutdown(reason=f'{NODE_NAME} exited'))]
+
+
+def _launch_setup(context, *args, **kwargs):
+    values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
+    use_rviz = values['use_rviz'].lower() in ('true', '1', 'yes')
+    if use_rviz:
+        try:
+            get_package_prefix('rviz2')
+        except PackageNotFoundError:
+            # Checked before anything starts, so a failed launch leaves no process behind.
+            raise RuntimeError('use_rviz:=true but rviz2 is not installed (e.g. sudo apt '
+                               'install ros-$ROS_DISTRO-rviz2); nothing was started') from None
+    node = Node(package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
+                namespace=values['namespace'],
+                parameters=[values['params_file'], parameter_overrides(values)],
+                remappings=input_remappings(values['image_topic']),
+                output='screen', emulate_tty=True)
+    actions = [node, RegisterEventHandler(OnProcessExit(target_action=node,
+                                                        on_exit=_on_node_exit))]
+    if use_rviz:
+        share = get_package_share_directory(PACKAGE_NAME)
+        config = rviz_config_for(os.path.join(share, 'rviz', 'yolov8_seg.rviz'),
+                                 values['namespace'])
+        actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
+                            namespace=values['namespace'], arguments=['-d', str(config)]))
+    return actions
+
+
+def _described(name, suffix):
+    return SPECS[name].description + suffix
 
 
 def generate_launch_description():
-    share = get_package_share_directory(PACKAGE)
+    share = get_package_share_directory(PACKAGE_NAME)
+    keep = '; empty: the params_file value'
+    assert set(PARAMETER_ARGUMENTS) <= set(ARGUMENTS)
     return LaunchDescription([
         DeclareLaunchArgument('model_path', default_value='',
-                              description='Model file (.bin for hobot_dnn, .onnx for ONNX '
-                                          'Runtime); empty keeps the params_file value'),
+                              description=_described('model_path', keep)),
         DeclareLaunchArgument('image_topic', default_value='',
-                              description='Input topic; empty: image_raw (raw), image '
-                                          '(compressed) or hbmem_img (hbmem), TROS defaults'),
-        DeclareLaunchArgument('input_transport', default_value='raw',
-                              description='raw | compressed | hbmem'),
+                              description='Input topic; empty: the relative TROS default of '
+                                          f'the transport {INPUT_TOPICS}'),
+        DeclareLaunchArgument('input_transport', default_value='',
+                              description=_described('input_transport', keep)),
         DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of the node (one per camera)'),
+                              description='Namespace of the node (one per camera); its '
+                                          f'outputs are /<namespace>/{NODE_NAME}/...'),
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'seg.yaml'),
-                              description='YAML with the node parameters'),
-        DeclareLaunchArgument('backend', default_value='auto',
-                              description='auto | hobot_dnn | onnxruntime'),
+                              description='YAML with the node parameters (config/seg.yaml '
+                                          'lists every one)'),
+        DeclareLaunchArgument('backend', default_value='',
+                              description=_described('backend', keep)),
+        DeclareLaunchArgument('class_names_file', default_value='',
+                              description=_described('class_names_file', keep)),
         DeclareLaunchArgument('use_rviz', default_value='false',
-                              description='Start rviz2 showing the overlay and the mask'),
-        OpaqueFunction(function=_node),
-        Node(package='rviz2', executable='rviz2', name='rviz2',
-             arguments=['-d', os.path.join(share, 'rviz', 'yolov8_seg.rviz')],
-             condition=IfCondition(LaunchConfiguration('use_rviz'))),
+                              description='Start rviz2 (in the same namespace) showing this '
+                                          "node's overlay and mask"),
+        OpaqueFunction(function=_launch_setup),
     ])

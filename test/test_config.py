@@ -15,24 +15,17 @@
 
 """config/seg.yaml, launch/seg.launch.py and setup.py agree with the node (no ROS needed)."""
 
-import ast
 from pathlib import Path
 import re
 
 from helpers.models import ROOT
 import yaml
-from yolov8_seg_ros.node import INPUT_TOPICS, NODE_NAME
+from yolov8_seg_ros.launch_support import (input_remappings, PARAMETER_ARGUMENTS,
+                                           parameter_overrides, rviz_config_for)
+from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
 from yolov8_seg_ros.parameters import PARAMETERS, SPECS
 
 LAUNCH = ROOT / 'launch' / 'seg.launch.py'
-
-
-def launch_constants() -> dict[str, object]:
-    """Module-level constant assignments of the launch file."""
-    tree = ast.parse(LAUNCH.read_text())
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id.isupper()}
 
 
 def test_seg_yaml_holds_exactly_the_declared_parameters_with_their_defaults():
@@ -44,28 +37,50 @@ def test_seg_yaml_holds_exactly_the_declared_parameters_with_their_defaults():
         assert value == SPECS[name].default, name
 
 
-def test_launch_file_names_match_setup_and_node():
+def test_launch_file_uses_the_package_names_and_declares_every_argument():
     setup = (ROOT / 'setup.py').read_text()
-    constants = launch_constants()
-    assert re.search(r"PACKAGE_NAME = '(\w+)'", setup).group(1) == constants['PACKAGE']
+    assert re.search(r"PACKAGE_NAME = '(\w+)'", setup).group(1) == PACKAGE_NAME
     scripts = re.findall(r"'(\S+) = \{PACKAGE_NAME\}\.node:main'", setup.replace("f'", "'"))
-    assert scripts == [constants['EXECUTABLE']]
-    assert constants['NODE_NAME'] == NODE_NAME
-    assert constants['INPUT_TOPICS'] == INPUT_TOPICS
+    assert scripts == [EXECUTABLE]
     text = LAUNCH.read_text()
+    assert 'from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME' \
+        in text
     for argument in ('model_path', 'image_topic', 'input_transport', 'namespace',
-                     'params_file', 'backend', 'use_rviz'):
+                     'params_file', 'backend', 'class_names_file', 'use_rviz'):
         assert f"DeclareLaunchArgument('{argument}'" in text, argument
+    assert set(PARAMETER_ARGUMENTS) <= set(SPECS)
 
 
-def test_rviz_config_shows_overlay_and_mask():
-    rviz = yaml.safe_load((ROOT / 'rviz' / 'yolov8_seg.rviz').read_text())
+def test_launch_overrides_only_the_arguments_the_user_gave():
+    defaults = {'model_path': '', 'input_transport': '', 'backend': '', 'class_names_file': '',
+                'namespace': '', 'image_topic': '', 'use_rviz': 'false'}
+    assert parameter_overrides(defaults) == {}
+    given = {**defaults, 'input_transport': 'compressed', 'class_names_file': '/n.txt'}
+    assert parameter_overrides(given) == {'input_transport': 'compressed',
+                                          'class_names_file': '/n.txt'}
+    assert input_remappings('') == []
+    assert sorted(input_remappings('/cam/jpeg')) == sorted(
+        (topic, '/cam/jpeg') for topic in INPUT_TOPICS.values())
+
+
+def test_rviz_template_is_relative_and_launch_makes_it_absolute_in_the_namespace():
+    template = ROOT / 'rviz' / 'yolov8_seg.rviz'
+    rviz = yaml.safe_load(template.read_text())
     topics = {d['Topic']['Value'] for d in rviz['Visualization Manager']['Displays']}
-    assert topics == {f'/{NODE_NAME}/overlay', f'/{NODE_NAME}/mask'}
+    assert topics == {f'{NODE_NAME}/overlay', f'{NODE_NAME}/mask'}
+    for namespace, prefix in (('', ''), ('cam0', '/cam0'), ('/robot/cam1/', '/robot/cam1')):
+        config = rviz_config_for(template, namespace)
+        try:
+            generated = yaml.safe_load(config.read_text())
+        finally:
+            config.unlink()
+        topics = {d['Topic']['Value'] for d in generated['Visualization Manager']['Displays']}
+        assert topics == {f'{prefix}/{NODE_NAME}/overlay', f'{prefix}/{NODE_NAME}/mask'}
 
 
 def test_installed_share_has_launch_config_and_rviz():
-    share = ROOT / 'ws' / 'install' / 'yolov8_seg_ros' / 'share' / 'yolov8_seg_ros'
+    from ament_index_python.packages import get_package_share_directory
+    share = Path(get_package_share_directory(PACKAGE_NAME))
     for relative in ('launch/seg.launch.py', 'config/seg.yaml', 'config/coco80_class_names.txt',
                      'rviz/yolov8_seg.rviz'):
         assert Path(share, relative).is_file(), relative

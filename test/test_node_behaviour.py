@@ -93,12 +93,16 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert [(c.class_id, c.class_name) for c in infos[0].class_map] == \
                 list(enumerate(SHAPE_CLASS_NAMES))
 
-            # Runtime parameters apply from the next frame.
+            # Runtime parameters apply from the next frame. By default class_id is the id.
+            assert all(r.successful for r in client.set_parameters(class_id_format='name'))
+            named = client.send_and_wait(recorded[0])
+            assert [d.results[0].hypothesis.class_id for d in named.detections] == \
+                [SHAPE_CLASS_NAMES[int(d.results[0].hypothesis.class_id)]
+                 for d in first.detections]
             assert all(r.successful for r in client.set_parameters(class_id_format='id'))
             result = client.send_and_wait(recorded[0])
             assert [d.results[0].hypothesis.class_id for d in result.detections] == \
-                [str(SHAPE_CLASS_NAMES.index(d.results[0].hypothesis.class_id))
-                 for d in first.detections]
+                [d.results[0].hypothesis.class_id for d in first.detections]
 
             keep = int(result.detections[0].results[0].hypothesis.class_id)
             assert client.set_parameters(classes=[keep], mask_output='class')[0].successful
@@ -107,9 +111,18 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert filtered.detections
             assert {d.results[0].hypothesis.class_id for d in filtered.detections} == {str(keep)}
             assert graph.spin_until(lambda: len(client.masks) > masks_before, 10.0)
-            assert set(np.unique(image_array(client.masks[-1]))) == {0, keep + 1}
+            # vision_msgs: the pixel is the class id, 255 (UNLABELED) is background, and the
+            # published LabelInfo names the id.
+            class_mask = image_array(client.masks[-1])
+            assert set(np.unique(class_mask)) == {keep, 255}
+            assert {c.class_id: c.class_name for c in infos[-1].class_map}[keep] == \
+                SHAPE_CLASS_NAMES[keep]
+            assert class_mask[class_mask != 255].size > 0
 
             assert client.set_parameters(classes=[-1], conf_threshold=0.9)[0].successful
+            # The new threshold is republished in label_info (latched).
+            assert graph.spin_until(lambda: len(infos) > 1, 10.0)
+            assert infos[-1].threshold == pytest.approx(0.9)
             masks_before = len(client.masks)
             strict = client.send_and_wait(recorded[0])
             assert graph.spin_until(lambda: len(client.masks) > masks_before, 10.0)
@@ -201,7 +214,7 @@ def test_corrupt_compressed_frame_is_skipped(tmp_path):
             client.send(recorded[0])
             client.wait_counter('frames_bad', 1)
             assert client.send_and_wait(recorded[1]).detections
-        assert 'cannot be decoded as jpeg or png' in node.output()
+        assert 'data is unknown' in node.output()
         assert node.stop() == 0
     finally:
         node.close()
@@ -242,11 +255,28 @@ def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path, pyeas
         node.close()
 
 
-@pytest.mark.parametrize('case', ['missing model', 'no split heads', 'class count',
-                                  'bad value', 'bad providers'])
+STARTUP_VALUE_CASES = {
+    'range double': ({'conf_threshold': 2.0}, 'conf_threshold 2.0: expected 0.0..1.0'),
+    'range int': ({'max_det': 0}, 'max_det 0: expected 1..10000'),
+    'negative threads': ({'num_threads': -1}, 'num_threads -1: expected 0..256'),
+    'zero period': ({'diagnostics_period': 0.0}, 'diagnostics_period 0.0: expected 0.1..60.0'),
+    'string for list': ({'classes': 'x'}, 'expected a list of integer'),
+    'string for double': ({'conf_threshold': 'abc'}, 'conf_threshold := abc: expected a double'),
+    'int for double': ({'diagnostics_period': 1}, 'expected a double like 1.0, got a integer'),
+    'empty list': ({'onnx_providers': []}, 'ROS cannot type an empty list'),
+}
+
+
+@pytest.mark.parametrize('case', ['missing model', 'model is a directory', 'no split heads',
+                                  'class count', 'bad value', 'bad providers',
+                                  *STARTUP_VALUE_CASES])
 def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
+    value_cases = {name: ({**SHAPES_PARAMS, **params}, expected)
+                   for name, (params, expected) in STARTUP_VALUE_CASES.items()}
     params, expected = {
+        **value_cases,
         'missing model': ({'model_path': str(tmp_path / 'nope.onnx')}, 'does not exist'),
+        'model is a directory': ({'model_path': str(tmp_path)}, 'is a directory'),
         'no split heads': ({'model_path': str(single_output_onnx(tmp_path / 'plain.onnx')),
                             'class_names_file': str(SHAPES_NAMES)}, '(1, 116, 64, 64)'),
         'class count': ({'model_path': str(SHAPES_ONNX)},
@@ -254,7 +284,7 @@ def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
         'bad value': ({**SHAPES_PARAMS, 'resize_mode': 'crop'}, "resize_mode 'crop'"),
         'bad providers': ({**SHAPES_PARAMS, 'onnx_providers': ['gpu']}, 'onnx_providers'),
     }[case]
-    node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params)
+    node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params)  # with config/seg.yaml
     try:
         assert node.wait_exit(60.0) == 1
         output = node.output()

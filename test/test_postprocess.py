@@ -87,8 +87,11 @@ def test_label_images_put_ids_and_classes_where_masks_are():
     for k in range(3):
         np.testing.assert_array_equal(labels == k + 1, result.masks[k].full((1280, 960)))
     classes = render_class_labels(result, num_classes=8)
-    np.testing.assert_array_equal(np.unique(classes), [0, 1, 3, 6])
-    np.testing.assert_array_equal(classes == 3, labels == 1)
+    np.testing.assert_array_equal(np.unique(classes), [0, 2, 5, 255])  # 255: UNLABELED
+    np.testing.assert_array_equal(classes == 2, labels == 1)
+    np.testing.assert_array_equal(classes == 255, labels == 0)
+    wide = render_class_labels(result, num_classes=300)
+    assert wide.dtype == np.uint16 and wide.max() == 65535
 
 
 def test_overlapping_instances_resolved_by_score():

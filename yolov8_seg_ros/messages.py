@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 import array
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
@@ -88,12 +88,19 @@ def label_info_msg(class_names: Sequence[str], threshold: float, header: Any) ->
 
 
 def diagnostics_msg(snapshot: StatsSnapshot, name: str, hardware_id: str,
-                    values: Mapping[str, str], stamp: Any) -> DiagnosticArray:
-    """Build a DiagnosticArray with one status: rates, counters, latencies and values."""
+                    values: Mapping[str, str], stamp: Any,
+                    error: Optional[str] = None) -> DiagnosticArray:
+    """
+    Build a DiagnosticArray with one status: rates, counters, latencies and values.
+
+    error (the node cannot go on) makes the level ERROR with that message.
+    """
     status = DiagnosticStatus()
     status.name = name
     status.hardware_id = hardware_id
-    if snapshot.received == 0:
+    if error:
+        status.level, status.message = DiagnosticStatus.ERROR, error
+    elif snapshot.received == 0:
         status.level, status.message = DiagnosticStatus.WARN, 'no images received yet'
     elif snapshot.input_hz == 0.0:
         status.level, status.message = DiagnosticStatus.WARN, 'no images in the last seconds'
@@ -107,6 +114,8 @@ def diagnostics_msg(snapshot: StatsSnapshot, name: str, hardware_id: str,
              ('frames_dropped', str(snapshot.dropped)),
              ('frames_bad', str(snapshot.bad)),
              ('frames_failed', str(snapshot.failed)),
+             ('frames_in_progress', str(snapshot.in_progress)),
+             ('stalled_s', f'{snapshot.stalled_s:.2f}'),
              ('frames_with_overlay', str(snapshot.overlays))]
     for stage, latency in snapshot.latency.items():
         pairs += [(f'{stage}_ms_p50', f'{latency.p50_ms:.2f}'),

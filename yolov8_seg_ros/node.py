@@ -17,43 +17,51 @@
 The yolov8_seg ROS 2 node: parameters, topics, a worker thread and diagnostics; nothing else.
 
 Images arrive on the executor thread and are handed to one worker through a latest-frame slot;
-the worker runs yolov8_seg_ros.pipeline and publishes with the input image's header.
+the worker runs yolov8_seg_ros.pipeline and publishes with the input image's header. The main
+thread spins and watches the worker: a dead or stalled worker ends the process with exit code 1.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+import signal
+import sys
 import threading
 import time
-from typing import Any, Callable, NamedTuple, Optional
+import traceback
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
+                              ParameterUninitializedException)
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from yolov8_seg_ros.backends import Backend, BackendError, create_backend
-from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image, SourceImage
+from yolov8_seg_ros.image_conversion import (format_mismatch, from_compressed, from_hbm,
+                                             from_image, SourceImage)
 from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
                                      label_image_msg, label_info_msg)
-from yolov8_seg_ros.parameters import (check_class_count, load_class_names, PARAMETERS,
-                                       ParamSpec, runtime_config, StartupError, validate)
+from yolov8_seg_ros.names import INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
+from yolov8_seg_ros.parameters import (check_class_count, command_line_values,
+                                       load_class_names, PARAMETERS, ParamSpec,
+                                       runtime_config, StartupError, type_name,
+                                       unapplied_value_problem, validate)
 from yolov8_seg_ros.pipeline import SegmentationPipeline, STAGES
 from yolov8_seg_ros.preprocess import ImageFormatError
 from yolov8_seg_ros.runtime import (describe_error, KindThrottle, LatestFrameSlot,
                                     PipelineStats)
 
-NODE_NAME = 'yolov8_seg'
-PACKAGE_NAME = 'yolov8_seg_ros'
-INPUT_TOPICS = {'raw': 'image_raw', 'compressed': 'image', 'hbmem': 'hbmem_img'}
 BackendFactory = Callable[..., Backend]
 
 
@@ -94,17 +102,23 @@ class SegmentationNode(Node):
     """Subscribes to camera images, publishes detections, mask, overlay and diagnostics."""
 
     def __init__(self, backend_factory: BackendFactory = create_backend,
-                 **node_kwargs: Any) -> None:
+                 argv: Sequence[str] = (), **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
-        for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
-        values = {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+        values = self._declare_parameters()
+        for name, text in command_line_values(argv).items():
+            problem = unapplied_value_problem(name, text, values.get(name))
+            if problem:
+                raise StartupError(f'parameter {problem}')
         self._values = values
         self._pipeline = self._load(values, backend_factory)
         self._config = runtime_config(values)
+        self._max_pixels = int(values['max_image_pixels'])
+        self._stall_timeout_s = float(values['worker_stall_timeout'])
         self._throttle = KindThrottle(period_s=5.0)
         self._stats = PipelineStats(STAGES)
         self._slot: LatestFrameSlot[_Frame] = LatestFrameSlot()
+        self._threshold_changed = threading.Event()
+        self.failure: Optional[str] = None  # set when the node must end with exit code 1
 
         self._detections_pub = self.create_publisher(Detection2DArray, '~/detections', 10)
         image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
@@ -117,19 +131,40 @@ class SegmentationNode(Node):
 
         self._subscribe(values)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._label_info_pub.publish(label_info_msg(
-            self._pipeline.class_names, values['conf_threshold'],
-            Header(stamp=self.get_clock().now().to_msg())))
+        self._publish_label_info()
         self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
         if values['log_summary_period'] > 0:
             self.create_timer(values['log_summary_period'], self._log_summary)
-        self._worker = threading.Thread(target=self._work, name='yolov8_seg_worker')
+        # A daemon thread: a worker stuck in a native call must not keep a failed process alive.
+        self._worker = threading.Thread(target=self._work, name='yolov8_seg_worker',
+                                        daemon=True)
         self._worker.start()
         backend = self._pipeline.backend
         self.get_logger().info(
             f'{backend.name} backend, model {values["model_path"]} ({backend.input_wh[0]}x'
             f'{backend.input_wh[1]} {backend.input_format}, {self._pipeline.num_classes} '
             f'classes); listening on {self._input_topic} ({values["input_transport"]})')
+
+    def _declare_parameters(self) -> dict[str, Any]:
+        """Declare every parameter; a refused startup value raises StartupError (no traceback)."""
+        values = {}
+        for spec in PARAMETERS:
+            try:
+                values[spec.name] = self.declare_parameter(spec.name, spec.default,
+                                                           _descriptor(spec)).value
+            except (InvalidParameterTypeException, InvalidParameterValueException,
+                    ParameterUninitializedException) as error:
+                raise StartupError(self._startup_value_problem(spec, error)) from error
+        return values
+
+    def _startup_value_problem(self, spec: ParamSpec, error: Exception) -> str:
+        given = self._parameter_overrides.get(spec.name)
+        value = given.value if given is not None else '(none)'
+        if isinstance(error, InvalidParameterTypeException):
+            return (f'parameter {spec.name} := {value!r}: expected a {type_name(spec.default)} '
+                    f'like {spec.default!r}, got a {type_name(value)}')
+        problem = validate(spec.name, value)
+        return f'parameter {problem or f"{spec.name} := {value!r} is not accepted"}'
 
     def _load(self, values: dict[str, Any],
               backend_factory: BackendFactory) -> SegmentationPipeline:
@@ -184,17 +219,19 @@ class SegmentationNode(Node):
         dropped = self._slot.put(_Frame(msg, time.perf_counter()))
         self._stats.frame_received(dropped)
 
-    @staticmethod
-    def _convert_image(msg: Any) -> tuple[SourceImage, Header]:
-        return from_image(msg), msg.header
+    def _convert_image(self, msg: Any) -> tuple[SourceImage, Header]:
+        return from_image(msg, self._max_pixels), msg.header
 
-    @staticmethod
-    def _convert_compressed(msg: Any) -> tuple[SourceImage, Header]:
-        return from_compressed(msg), msg.header
+    def _convert_compressed(self, msg: Any) -> tuple[SourceImage, Header]:
+        source = from_compressed(msg, self._max_pixels)
+        mismatch = format_mismatch(msg)
+        if mismatch:
+            self._warn_throttled(mismatch)
+        return source, msg.header
 
     def _convert_hbm(self, msg: Any) -> tuple[SourceImage, Header]:
-        return from_hbm(msg), Header(stamp=msg.time_stamp,
-                                     frame_id=self._values['hbmem_frame_id'])
+        return from_hbm(msg, self._max_pixels), Header(stamp=msg.time_stamp,
+                                                       frame_id=self._values['hbmem_frame_id'])
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         merged = dict(self._values)
@@ -203,20 +240,34 @@ class SegmentationNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             merged[parameter.name] = parameter.value
+        if merged['conf_threshold'] != self._values['conf_threshold']:
+            # Humble has no post-set callback: the worker republishes label_info after this.
+            self._threshold_changed.set()
         self._values = merged
         self._config = runtime_config(merged)  # the worker reads it once per frame
         return SetParametersResult(successful=True)
 
+    def _publish_label_info(self) -> None:
+        self._label_info_pub.publish(label_info_msg(
+            self._pipeline.class_names, self._values['conf_threshold'],
+            Header(stamp=self.get_clock().now().to_msg())))
+
     def _work(self) -> None:
         while True:
-            frame = self._slot.take()
+            frame = self._slot.take(timeout_s=0.5)
+            if self._threshold_changed.is_set():
+                self._threshold_changed.clear()
+                self._publish_label_info()
             if frame is None:
-                return
+                if self._slot.closed:
+                    return
+                continue
             try:
                 self._process(frame)
             except Exception as error:  # keep the worker alive; the frame is counted lost
                 self._stats.frame_failed()
-                self._log_throttled('error', f'frame lost: {describe_error(error)}')
+                self._error_throttled(f'frame lost: {describe_error(error)}',
+                                      traceback.format_exc())
 
     def _process(self, frame: _Frame) -> None:
         started = time.perf_counter()
@@ -229,11 +280,11 @@ class SegmentationNode(Node):
             outputs = self._pipeline.run(source, config, want_overlay)
         except ImageFormatError as error:
             self._stats.frame_bad()
-            self._log_throttled('warning', f'skipping bad frame on {self._input_topic}: {error}')
+            self._warn_throttled(f'skipping bad frame on {self._input_topic}: {error}')
             return
         except BackendError as error:
             self._stats.frame_failed()
-            self._log_throttled('error', f'inference failed: {error}')
+            self._error_throttled(f'inference failed: {error}')
             return
         publish_started = time.perf_counter()
         self._detections_pub.publish(detections_msg(outputs.result, header,
@@ -249,10 +300,31 @@ class SegmentationNode(Node):
                                     finished - frame.received_s,
                                     with_overlay=outputs.overlay_bgr is not None)
 
-    def _log_throttled(self, level: str, message: str) -> None:
+    # rclpy fixes a logger call's severity per source line: each severity has its own line.
+    def _warn_throttled(self, message: str) -> None:
         text = self._throttle.check(message)
         if text is not None:
-            getattr(self.get_logger(), level)(text)
+            self.get_logger().warning(text)
+
+    def _error_throttled(self, message: str, details: str = '') -> None:
+        text = self._throttle.check(message)
+        if text is not None:
+            self.get_logger().error(f'{text}\n{details}' if details else text)
+
+    def check_worker(self) -> Optional[str]:
+        """Return why the node cannot go on (dead or stalled worker), or None while healthy."""
+        if not self._worker.is_alive() and not self._slot.closed:
+            return 'the worker thread has stopped; no frame can be processed'
+        stalled_s = self._stats.snapshot().stalled_s
+        if stalled_s > self._stall_timeout_s:
+            return (f'no frame finished for {stalled_s:.1f} s while frames wait (worker '
+                    f'stuck; worker_stall_timeout {self._stall_timeout_s:g} s)')
+        return None
+
+    def fail(self, reason: str) -> None:
+        """Publish an ERROR diagnostics status with the reason the node is going to exit."""
+        self.failure = reason
+        self._publish_diagnostics()
 
     def _publish_diagnostics(self) -> None:
         backend = self._pipeline.backend
@@ -262,7 +334,8 @@ class SegmentationNode(Node):
                   'input_topic': self._input_topic}
         self._diagnostics_pub.publish(diagnostics_msg(
             self._stats.snapshot(), f'{self.get_fully_qualified_name()}: segmentation',
-            backend.name, values, self.get_clock().now().to_msg()))
+            backend.name, values, self.get_clock().now().to_msg(),
+            error=self.failure or self.check_worker()))
 
     def _log_summary(self) -> None:
         self.get_logger().info(self._stats.snapshot().summary())
@@ -273,25 +346,50 @@ class SegmentationNode(Node):
         self._worker.join(timeout=10.0)
 
 
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag that the spin loop reads; repeated signals change nothing."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested.set()
+
+
 def main(args: Optional[list[str]] = None,
          backend_factory: BackendFactory = create_backend) -> int:
-    """Run the node until SIGINT/SIGTERM; returns 1 when it cannot start."""
-    rclpy.init(args=args)
+    """Run the node until SIGINT/SIGTERM; returns 1 when it cannot start or its worker fails."""
+    stop = _StopRequest()  # before anything slow, so an early signal is a clean stop too
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    logger = rclpy.logging.get_logger(NODE_NAME)
     try:
-        node = SegmentationNode(backend_factory)
+        node = SegmentationNode(backend_factory, sys.argv if args is None else args)
     except StartupError as error:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f'cannot start: {error}')
+        logger.fatal(f'cannot start: {error}')
         rclpy.try_shutdown()
         return 1
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    failure = None
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.requested.is_set() and failure is None:
+            executor.spin_once(timeout_sec=0.1)
+            failure = node.check_worker()
+        if failure is not None:
+            logger.fatal(f'stopping: {failure}')
+            node.fail(failure)
+            # A moment for the ERROR status to reach /diagnostics subscribers before exiting.
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline and not stop.requested.is_set():
+                executor.spin_once(timeout_sec=0.1)
     finally:
         node.stop()
+        executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return 0 if failure is None else 1
 
 
 if __name__ == '__main__':

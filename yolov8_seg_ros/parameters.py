@@ -26,14 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
+import yaml
+
 from yolov8_seg_ros.backends import BACKEND_NAMES
+from yolov8_seg_ros.names import INPUT_TRANSPORTS
 from yolov8_seg_ros.postprocess import DecodeConfig
 from yolov8_seg_ros.transform import RESIZE_MODES
 
-INPUT_TRANSPORTS = ('raw', 'compressed', 'hbmem')
 RELIABILITIES = ('best_effort', 'reliable')
 MASK_OUTPUTS = ('instance', 'class', 'off')
-CLASS_ID_FORMATS = ('name', 'id')
+CLASS_ID_FORMATS = ('id', 'name')
 PROVIDER_NAMES = ('cpu', 'cuda', 'tensorrt')
 ALL_CLASSES = -1
 
@@ -85,13 +87,21 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               value_range=(1, 100000)),
     ParamSpec('classes', [ALL_CLASSES], 'Class ids to keep; [-1] keeps every class'),
     ParamSpec('agnostic_nms', False, 'NMS across classes instead of per class'),
-    ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detection i has '
-              'value i + 1 = its Detection2D id), class (class id + 1) or off',
-              choices=MASK_OUTPUTS),
+    ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detections[i] '
+              'of the same message has value i + 1), class (the class id as in label_info, '
+              'background 255 in mono8 / 65535 in mono16, the vision_msgs UNLABELED value) or '
+              'off', choices=MASK_OUTPUTS),
     ParamSpec('publish_overlay', True, 'Publish the overlay image (only drawn while someone '
               'subscribes)'),
-    ParamSpec('class_id_format', 'name', 'Detection2D hypothesis class_id: the class name or '
-              'the numeric id as a string', choices=CLASS_ID_FORMATS),
+    ParamSpec('class_id_format', 'id', 'Detection2D hypothesis class_id: id (the numeric class '
+              'id as a string, names in label_info: the vision_msgs convention) or name',
+              choices=CLASS_ID_FORMATS),
+    ParamSpec('max_image_pixels', 8192 * 8192, 'Largest frame accepted (width x height); '
+              'checked from the message fields or the compressed header before any decoding',
+              read_only=True, value_range=(1, 2 ** 31 - 1)),
+    ParamSpec('worker_stall_timeout', 10.0, 'Seconds a received frame may wait with no frame '
+              'finished: then /diagnostics reports ERROR and the node exits with code 1',
+              read_only=True, value_range=(1.0, 3600.0)),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages',
               read_only=True, value_range=(0.1, 60.0)),
     ParamSpec('log_summary_period', 5.0, 'Seconds between one-line log summaries (0: off)',
@@ -146,6 +156,64 @@ def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Option
         if bad or not value:
             return f'onnx_providers {list(value)}: expected some of {PROVIDER_NAMES}'
     return None
+
+
+def command_line_values(argv: Sequence[str]) -> dict[str, str]:
+    """Return the `-p name:=value` texts of argv's --ros-args sections (node-scoped too)."""
+    given: dict[str, str] = {}
+    in_ros_args = False
+    for index, arg in enumerate(argv):
+        if arg == '--ros-args':
+            in_ros_args = True
+        elif arg == '--':
+            in_ros_args = False
+        elif in_ros_args and arg in ('-p', '--param') and index + 1 < len(argv):
+            name, sep, text = argv[index + 1].partition(':=')
+            if sep:
+                given[name.rsplit(':', 1)[-1]] = text
+    return given
+
+
+def _same_type(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, list):
+        return isinstance(value, list) and all(_same_type(v, default[0]) for v in value)
+    return type(value) is type(default)
+
+
+def unapplied_value_problem(name: str, text: str, effective: Any) -> Optional[str]:
+    """
+    Return why a `-p name:=text` override did not become the effective value (None: it did).
+
+    rcl drops some overrides without a word (an empty list, a string for a number when a params
+    file sets the same name); the node refuses to start on them instead.
+    """
+    spec = SPECS.get(name)
+    if spec is None:
+        return None
+    try:
+        given = yaml.safe_load(text) if text else ''
+    except yaml.YAMLError:
+        given = text
+    if given == effective and _same_type(given, spec.default):
+        return None
+    if isinstance(given, list) and not given:
+        return (f'{name} := []: ROS cannot type an empty list; give at least one value '
+                f'(default {spec.default!r})')
+    if not _same_type(given, spec.default) and not (
+            isinstance(spec.default, float) and type(given) is int and given == effective):
+        return (f'{name} := {text}: expected a {type_name(spec.default)} like '
+                f'{spec.default!r}, got a {type_name(given)}')
+    return f'{name} := {text} was not applied (the node got {effective!r})'
+
+
+def type_name(value: Any) -> str:
+    """Return the ROS parameter type of a Python value in words (double, list of string, ...)."""
+    if isinstance(value, (list, tuple)):
+        return f'list of {type_name(value[0])}' if value else 'empty list'
+    return {bool: 'bool', int: 'integer', float: 'double', str: 'string'}.get(
+        type(value), type(value).__name__)
 
 
 def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:

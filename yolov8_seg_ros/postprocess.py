@@ -496,14 +496,20 @@ def render_instance_labels(result: SegmentationResult) -> np.ndarray:
 
 
 def render_class_labels(result: SegmentationResult, num_classes: int) -> np.ndarray:
-    """(H, W) label image: 0 background, class_id + 1 where an instance covers the pixel."""
+    """
+    (H, W) label image as vision_msgs defines it: the class id where an instance covers the pixel.
+
+    Background is the UNLABELED value, the dtype's maximum: 255 for uint8 (up to 255 classes),
+    65535 for uint16.
+    """
     dtype = np.uint8 if num_classes < 255 else np.uint16
-    return _render(result, result.class_ids.astype(np.int64) + 1, dtype)
+    return _render(result, result.class_ids, dtype, background=np.iinfo(dtype).max)
 
 
-def _render(result: SegmentationResult, values: np.ndarray, dtype: type) -> np.ndarray:
+def _render(result: SegmentationResult, values: np.ndarray, dtype: type,
+            background: int = 0) -> np.ndarray:
     width, height = result.image_wh
-    labels = np.zeros((height, width), dtype=dtype)
+    labels = np.full((height, width), background, dtype=dtype)
     # Detections are sorted by descending score: paint the lowest first so the best wins.
     for index in range(len(result.masks) - 1, -1, -1):
         instance = result.masks[index]

@@ -119,10 +119,11 @@ class Preprocessor:
         self.resize_mode = resize_mode
         self.pad_value = int(pad_value)
 
-    def transform_for(self, source_wh: tuple[int, int]) -> ImageTransform:
+    def transform_for(self, source_wh: tuple[int, int],
+                      source_encoding: str = 'bgr8') -> ImageTransform:
         """Return the transform this preprocessor applies to a source of the given size."""
         transform = ImageTransform.create(self.resize_mode, source_wh, self.input_wh)
-        if self.input_format != 'nv12':
+        if self.input_format != 'nv12' and source_encoding != 'nv12':
             return transform
         # Chroma is subsampled 2x2: keep the resized area and its offset on even pixels.
         resized = tuple(max(2, r - r % 2) for r in transform.resized_wh)
@@ -134,7 +135,15 @@ class Preprocessor:
         """Convert one source image; raises ImageFormatError for unusable input."""
         if image.dtype != np.uint8:
             raise ImageFormatError(f'{encoding} image: expected uint8 data, got {image.dtype}')
-        transform = self.transform_for(source_size(image, encoding))
+        try:
+            return self._convert(image, encoding)
+        except cv2.error as error:
+            width, height = source_size(image, encoding)
+            raise ImageFormatError(f'{encoding} image {width}x{height}: OpenCV cannot convert '
+                                   f'it: {error.err}') from error
+
+    def _convert(self, image: np.ndarray, encoding: str) -> PreprocessedFrame:
+        transform = self.transform_for(source_size(image, encoding), encoding)
         if self.input_format == 'nv12':
             if encoding == 'nv12':
                 return PreprocessedFrame(self._nv12_from_nv12(image, transform), transform)
@@ -151,7 +160,7 @@ class Preprocessor:
 
     def resized_bgr(self, image: np.ndarray, encoding: str) -> PreprocessedFrame:
         """Return the letterboxed/stretched BGR (H, W, 3) uint8 canvas at the input size."""
-        transform = self.transform_for(source_size(image, encoding))
+        transform = self.transform_for(source_size(image, encoding), encoding)
         return PreprocessedFrame(self._letterboxed_bgr(to_bgr(image, encoding), transform),
                                  transform)
 

@@ -62,6 +62,11 @@ class LatestFrameSlot(Generic[Item]):
             item, self._item = self._item, None
             return item
 
+    @property
+    def closed(self) -> bool:
+        """Return True once close() was called."""
+        return self._closed
+
     def close(self) -> None:
         """Wake the worker and make every later take() return None."""
         with self._condition:
@@ -91,6 +96,12 @@ class StatsSnapshot:
     input_hz: float
     output_hz: float
     latency: dict[str, StageLatency]  # per stage, plus 'total' (receive -> published)
+    stalled_s: float  # how long a received frame has waited with no frame finished; 0 if none
+
+    @property
+    def in_progress(self) -> int:
+        """Frames received and not yet in a bucket (waiting in the slot or being processed)."""
+        return self.received - self.processed - self.dropped - self.bad - self.failed
 
     def summary(self) -> str:
         """Return a one-line human summary for the log."""
@@ -115,29 +126,41 @@ class PipelineStats:
         self._started = clock()
         self.received = self.processed = self.dropped = self.bad = self.failed = 0
         self.overlays = 0
+        self._waiting_since: Optional[float] = None  # first frame received since one finished
 
     def frame_received(self, dropped_previous: bool) -> None:
         """Count an arriving frame (and the untaken frame it replaced, if any)."""
         with self._lock:
+            now = self._clock()
             self.received += 1
             self.dropped += int(dropped_previous)
-            self._received_at.append(self._clock())
+            self._received_at.append(now)
+            if self._waiting_since is None:
+                self._waiting_since = now
+
+    def _finished(self) -> None:
+        self._waiting_since = None
+        if self.processed + self.dropped + self.bad + self.failed < self.received:
+            self._waiting_since = self._clock()  # newer frames wait from now on
 
     def frame_bad(self) -> None:
         """Count a frame skipped because its data could not be used."""
         with self._lock:
             self.bad += 1
+            self._finished()
 
     def frame_failed(self) -> None:
         """Count a frame lost to an inference or runtime error."""
         with self._lock:
             self.failed += 1
+            self._finished()
 
     def frame_processed(self, stage_s: dict[str, float], total_s: float,
                         with_overlay: bool = False) -> None:
         """Record one published frame's stage durations (seconds)."""
         with self._lock:
             self.processed += 1
+            self._finished()
             self.overlays += int(with_overlay)
             self._processed_at.append(self._clock())
             for stage, seconds in stage_s.items():
@@ -160,8 +183,10 @@ class PipelineStats:
                 if values.size:
                     p50, p95 = np.percentile(values, (50, 95))
                     latency[stage] = StageLatency(float(p50), float(p95), float(values.max()))
+            stalled_s = 0.0 if self._waiting_since is None else now - self._waiting_since
             return StatsSnapshot(self.received, self.processed, self.dropped, self.bad,
-                                 self.failed, self.overlays, rates[0], rates[1], latency)
+                                 self.failed, self.overlays, rates[0], rates[1], latency,
+                                 stalled_s)
 
 
 class KindThrottle:

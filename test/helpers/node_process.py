@@ -21,6 +21,7 @@ Replaying recorded frames into it, setting its parameters, reading its diagnosti
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 import shutil
@@ -39,6 +40,7 @@ from rcl_interfaces.srv import ListParameters, SetParameters
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from vision_msgs.msg import Detection2DArray, LabelInfo
+from yolov8_seg_ros.names import NODE_NAME, PACKAGE_NAME
 
 CONFIG = ROOT / 'config' / 'seg.yaml'
 SHAPES_NAMES = ROOT / 'config' / 'shapes_class_names.txt'
@@ -55,31 +57,24 @@ def _arg(value: Any) -> str:
     return str(value)
 
 
-class NodeProcess:
-    """yolov8_seg_node from ws/install with config/seg.yaml and overrides, in a namespace."""
+def installed_executable(name: str) -> Path:
+    """Return a console script of this package, found through the ament index (as ros2 run)."""
+    from ament_index_python.packages import get_package_prefix
+    path = Path(get_package_prefix(PACKAGE_NAME), 'lib', PACKAGE_NAME, name)
+    assert path.is_file(), f'{path} is missing: build the package (make setup / colcon build)'
+    return path
 
-    def __init__(self, namespace: str, parameters: dict[str, Any],
-                 extra_pythonpath: Optional[Path] = None,
-                 executable: Optional[list[str]] = None) -> None:
-        if executable is None:
-            installed = shutil.which('yolov8_seg_node')
-            assert installed, 'yolov8_seg_node is not on PATH: source dev/env.sh (make setup)'
-            executable = [installed]
-        self.namespace = namespace
-        self.fqn = f'{namespace}/yolov8_seg'
-        command = [*executable, '--ros-args', '--params-file', str(CONFIG),
-                   '-r', f'__ns:={namespace}']
-        for name, value in parameters.items():
-            command += ['-p', f'{name}:={_arg(value)}']
-        env = dict(os.environ)
-        if extra_pythonpath is not None:
-            env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(extra_pythonpath),
-                                                              env.get('PYTHONPATH')]))
+
+class _ChildProcess:
+    """A child process in its own session, its output in a temporary log."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.command = command
         # Lives as long as this object (closed by close()), so no with-block.
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115
-            'w+', prefix='yolov8_seg_node_', suffix='.log')
+            'w+', prefix='yolov8_seg_', suffix='.log')
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=env)
+                                        env=env, start_new_session=True)
 
     def output(self) -> str:
         """Everything the process printed so far."""
@@ -97,24 +92,84 @@ class NodeProcess:
             try:
                 self.process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill_group()
                 raise AssertionError(
-                    f'node did not stop on signal {sig}:\n{self.output()}') from None
+                    f'{self.command[0]} did not stop on signal {sig}:\n{self.output()}') from None
         return self.process.returncode
 
+    def signal_group(self, sig: int) -> None:
+        """Send sig to the process and everything it started, as a terminal's Ctrl-C does."""
+        os.killpg(self.process.pid, sig)
+
+    def leftover_processes(self, timeout_s: float = 5.0) -> bool:
+        """Return True when a process of this session outlives it (an orphan) by timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return False
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.1)
+
+    def kill_group(self) -> None:
+        """Kill the process and everything it started."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def close(self) -> None:
-        """Stop if still running, and drop the log."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        """Kill whatever is left of the process and its children, and drop the log."""
+        self.kill_group()
         self._log.close()
+
+
+def _environment(extra_pythonpath: Optional[Path],
+                 extra_env: Optional[dict[str, str]] = None) -> dict[str, str]:
+    env = {**os.environ, **(extra_env or {})}
+    if extra_pythonpath is not None:
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(extra_pythonpath),
+                                                          env.get('PYTHONPATH')]))
+    return env
+
+
+class NodeProcess(_ChildProcess):
+    """The installed yolov8_seg_node with config/seg.yaml and overrides, in a namespace."""
+
+    def __init__(self, namespace: str, parameters: dict[str, Any],
+                 extra_pythonpath: Optional[Path] = None,
+                 executable: Optional[list[str]] = None,
+                 extra_env: Optional[dict[str, str]] = None) -> None:
+        if executable is None:
+            executable = [str(installed_executable('yolov8_seg_node'))]
+        self.namespace = namespace
+        self.fqn = f'{namespace}/{NODE_NAME}'
+        command = [*executable, '--ros-args', '--params-file', str(CONFIG),
+                   '-r', f'__ns:={namespace}']
+        for name, value in parameters.items():
+            command += ['-p', f'{name}:={_arg(value)}']
+        super().__init__(command, _environment(extra_pythonpath, extra_env))
+
+
+class LaunchProcess(_ChildProcess):
+    """`ros2 launch yolov8_seg_ros seg.launch.py` with launch arguments, as a user runs it."""
+
+    def __init__(self, arguments: dict[str, Any],
+                 extra_pythonpath: Optional[Path] = None) -> None:
+        self.namespace = '/' + str(arguments.get('namespace', '')).strip('/')
+        self.fqn = f'{self.namespace.rstrip("/")}/{NODE_NAME}'
+        ros2 = shutil.which('ros2')
+        assert ros2, 'ros2 (ros2cli) is not on PATH'
+        command = [ros2, 'launch', PACKAGE_NAME, 'seg.launch.py',
+                   *(f'{name}:={_arg(value)}' for name, value in arguments.items())]
+        super().__init__(command, _environment(extra_pythonpath))
 
 
 class NodeClient:
     """A test node's view of one yolov8_seg node: its outputs, parameters and diagnostics."""
 
-    def __init__(self, graph: GraphHarness, node: NodeProcess, input_topic: str,
+    def __init__(self, graph: GraphHarness, node: _ChildProcess, input_topic: str,
                  input_type: str, reliable_input: bool = True, depth: int = 10) -> None:
         self.graph = graph
         self.node = node

@@ -47,8 +47,13 @@ def resolve_backend_name(name: str, model_path: str) -> str:
 def create_backend(name: str, model_path: str, num_threads: int = 0,
                    providers: tuple[str, ...] = ('cpu',)) -> Backend:
     """Load model_path with the named backend; raises BackendError with the cause."""
-    if not Path(model_path).is_file():
-        raise BackendError(f'model file {model_path!r} does not exist')
+    path = Path(model_path)
+    if path.is_dir():
+        raise BackendError(f'model_path {model_path!r} is a directory; expected a model file '
+                           '(.bin or .onnx)')
+    if not path.is_file():
+        what = 'is not a regular file' if path.exists() else 'does not exist'
+        raise BackendError(f'model file {model_path!r} {what}')
     resolved = resolve_backend_name(name, model_path)
     if resolved == 'hobot_dnn':
         from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend

@@ -1,0 +1,126 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+launch_testing: the launch file's own logic, seen from outside with the ros2 CLI and DDS.
+
+A params file sets model_path, input_transport and image_reliability and the launch arguments
+left at their defaults must not override them; image_topic remaps the input; namespace puts the
+outputs under /<ns>/yolov8_seg/; class_names_file sets the class map. ros2 param and ros2 topic
+(the real command-line tools) read and change the running node.
+"""
+
+import os
+from pathlib import Path
+import tempfile
+import unittest
+
+from helpers.launch_stack import require_launch_stack, ros2_cli
+import pytest
+
+require_launch_stack()
+
+from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
+from helpers.bags import COMPRESSED, message_class, read_bag, stamp_from, stamp_of  # noqa: E402
+from helpers.models import SHAPES_ONNX  # noqa: E402
+from helpers.node_process import LATCHED, RELIABLE, SHAPES_NAMES  # noqa: E402
+from helpers.ros_graph import ros_graph  # noqa: E402
+from launch import LaunchDescription  # noqa: E402
+from launch.actions import IncludeLaunchDescription  # noqa: E402
+from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
+import launch_testing.actions  # noqa: E402
+import launch_testing.asserts  # noqa: E402
+from test_node_bags import scenes, write_scene_bag  # noqa: E402
+from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
+
+WORK = Path(tempfile.mkdtemp(prefix='seg_launch_args_'))
+NAMESPACE = '/cam_args'
+IMAGE_TOPIC = '/camera_args/jpeg'
+FQN = f'{NAMESPACE}/yolov8_seg'
+
+
+@pytest.mark.launch_test
+def generate_test_description():
+    share = get_package_share_directory('yolov8_seg_ros')
+    params = WORK / 'seg.yaml'
+    params.write_text(
+        Path(share, 'config', 'seg.yaml').read_text()
+        .replace('model_path: ""', f'model_path: "{SHAPES_ONNX}"')
+        .replace('input_transport: raw', 'input_transport: compressed')
+        .replace('backend: auto', 'backend: onnxruntime')
+        .replace('image_reliability: best_effort', 'image_reliability: reliable'))
+    # Only namespace, image_topic, class_names_file and params_file are given.
+    return LaunchDescription([
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
+            launch_arguments={'namespace': NAMESPACE, 'image_topic': IMAGE_TOPIC,
+                              'class_names_file': str(SHAPES_NAMES),
+                              'params_file': str(params)}.items()),
+        launch_testing.actions.ReadyToTest(),
+    ])
+
+
+class TestLaunchArguments(unittest.TestCase):
+
+    def test_params_file_values_stay_when_launch_arguments_are_left_at_defaults(self):
+        for name, expected in (('input_transport', 'compressed'), ('backend', 'onnxruntime'),
+                               ('model_path', str(SHAPES_ONNX))):
+            output = ros2_cli('param', 'get', FQN, name, until=expected)
+            self.assertIn(f'String value is: {expected}', output)
+
+    def test_image_topic_namespace_and_class_names_file(self):
+        frames = scenes((640, 480), count=2)
+        bag = write_scene_bag(WORK / 'bag', frames, 'jpeg')
+        with ros_graph('launch_args_client') as graph:
+            infos = graph.collect(LabelInfo, f'{FQN}/label_info', LATCHED)
+            detections = graph.collect(Detection2DArray, f'{FQN}/detections', RELIABLE)
+            publisher = graph.node.create_publisher(message_class(COMPRESSED), IMAGE_TOPIC,
+                                                    RELIABLE)
+            self.assertTrue(graph.spin_until(lambda: bool(infos), 60.0), 'node not ready')
+            self.assertEqual([c.class_name for c in infos[0].class_map],
+                             SHAPES_NAMES.read_text().split())
+            self.assertTrue(graph.spin_until(lambda: publisher.get_subscription_count() > 0,
+                                             10.0), f'nobody subscribes to {IMAGE_TOPIC}')
+            graph.spin_until(lambda: False, 0.5)
+            for index, recorded in enumerate(read_bag(bag)):
+                publisher.publish(recorded.raw)
+                self.assertTrue(graph.spin_until(lambda i=index: len(detections) > i, 30.0))
+                self.assertEqual(stamp_from(detections[-1].header), stamp_of(index))
+        topics = ros2_cli('topic', 'list', until=f'{FQN}/detections').split()
+        for name in ('detections', 'mask', 'overlay', 'label_info'):
+            self.assertIn(f'{FQN}/{name}', topics)
+        self.assertIn(IMAGE_TOPIC, topics)
+        self.assertNotIn(f'{NAMESPACE}/image', topics)
+
+    def test_ros2_param_set_and_describe(self):
+        self.assertIn('Set parameter successful',
+                      ros2_cli('param', 'set', FQN, 'conf_threshold', '0.5',
+                               until='successful'))
+        got = ros2_cli('param', 'get', FQN, 'conf_threshold', until='0.5')
+        self.assertIn('Double value is: 0.5', got)
+        refused = ros2_cli('param', 'set', FQN, 'conf_threshold', '1.5', until='failed')
+        self.assertIn('Setting parameter failed', refused)
+        described = ros2_cli('param', 'describe', FQN, 'conf_threshold', until='Min value')
+        self.assertIn('Min value: 0.0', described)
+        self.assertIn('Max value: 1.0', described)
+        self.assertIn('Read only: true', ros2_cli('param', 'describe', FQN, 'model_path',
+                                                  until='Read only'))
+
+
+@launch_testing.post_shutdown_test()
+class TestShutdown(unittest.TestCase):
+
+    def test_every_process_exits_cleanly(self, proc_info):
+        launch_testing.asserts.assertExitCodes(proc_info)

@@ -1,0 +1,24 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Names the node, the launch file and the tests share: package, executable, node, topics."""
+
+PACKAGE_NAME = 'yolov8_seg_ros'
+EXECUTABLE = 'yolov8_seg_node'
+NODE_NAME = 'yolov8_seg'
+# The node's relative input topic per input_transport (the TogetheROS.Bot defaults).
+INPUT_TOPICS = {'raw': 'image_raw', 'compressed': 'image', 'hbmem': 'hbmem_img'}
+INPUT_TRANSPORTS = tuple(INPUT_TOPICS)
+# The node's outputs, relative to its private namespace (~/).
+OUTPUT_TOPICS = ('detections', 'mask', 'overlay', 'label_info')
