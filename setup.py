@@ -33,6 +33,7 @@ setup(
         (f'share/{PACKAGE_NAME}/rviz', glob('rviz/*.rviz')),
     ],
     install_requires=['setuptools'],
+    extras_require={'test': ['pytest']},
     zip_safe=True,
     maintainer='yolov8_seg_ros developers',
     maintainer_email='yolov8-seg-ros@example.com',

@@ -143,4 +143,16 @@ else
   install_venv "$VENV_NUMPY2" dev/requirements-numpy2.txt
   echo "$numpy2_hash" > "$STAMPS/venv-numpy2"
 fi
+# 5. The board's Python (3.10) with the oldest supported NumPy/OpenCV, for the pure modules' tests.
+PYTHON310="$(dev/find_python310.sh || true)"
+py310_hash="$(digest dev/requirements-py310.txt dev/requirements-nodeps.txt)-$PYTHON310"
+if [ -z "$PYTHON310" ]; then
+  log "no Python 3.10 on this machine: .venv-py310 (the board's Python) is not made"
+elif up_to_date venv-py310 "$py310_hash" && [ -x "$ROOT/.venv-py310/bin/python" ]; then
+  log ".venv-py310 is up to date"
+else
+  log "creating .venv-py310 ($PYTHON310, NumPy 1.21, OpenCV 4.5.4: the board's floor)"
+  PYTHON="$PYTHON310" install_venv "$ROOT/.venv-py310" dev/requirements-py310.txt
+  echo "$py310_hash" > "$STAMPS/venv-py310"
+fi
 log "ready: source dev/env.sh to use the environment in a shell"

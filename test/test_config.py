@@ -15,8 +15,11 @@
 
 """config/seg.yaml, launch/seg.launch.py and setup.py agree with the node (no ROS needed)."""
 
+import os
 from pathlib import Path
 import re
+import subprocess
+import sys
 
 from helpers.models import ROOT
 import yaml
@@ -85,3 +88,22 @@ def test_installed_share_has_launch_config_and_rviz():
                      'rviz/yolov8_seg.rviz'):
         assert Path(share, relative).is_file(), relative
     assert len((share / 'config' / 'coco80_class_names.txt').read_text().split('\n')) == 81
+
+
+def test_missing_launch_ros_skips_only_the_launch_tests(tmp_path):
+    # launch_testing's plugin stays loaded; launch_ros cannot be imported.
+    blocked = tmp_path / 'launch_ros'
+    blocked.mkdir()
+    (blocked / '__init__.py').write_text("raise ImportError('launch_ros blocked for this test')\n")
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [
+        str(tmp_path), os.environ.get('PYTHONPATH')]))}
+    result = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'no:xdist', '-rs',
+         str(ROOT / 'test' / 'test_seg_launch.py'), str(ROOT / 'test' / 'test_launch_cli.py'),
+         str(ROOT / 'test' / 'test_config.py'), '-k', 'not missing_launch_ros'],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert 'passed' in summary and '2 skipped' in summary, result.stdout
+    assert 'SKIPPED [2]' in result.stdout, result.stdout
+    assert 'launch_testing are not importable here' in result.stdout

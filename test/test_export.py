@@ -19,9 +19,9 @@ import shutil
 import subprocess
 
 import cv2
+from helpers import pip_only
 from helpers.models import SHAPES_PT
 import numpy as np
-import onnx
 import pytest
 import yaml
 from yolov8_seg_ros.calibration import main as calib_main
@@ -29,6 +29,9 @@ from yolov8_seg_ros.export import main as export_main
 from yolov8_seg_ros.shapes_dataset import generate_scene
 
 SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
+
+pytest.importorskip('ultralytics', reason=pip_only('ultralytics'), exc_type=ImportError)
+onnx = pytest.importorskip('onnx', reason=pip_only('onnx'), exc_type=ImportError)
 
 
 def output_shapes(path):
@@ -41,8 +44,8 @@ def test_export_command_from_a_trained_checkpoint(tmp_path):
     cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
     weights = tmp_path / 'shapes.pt'
     shutil.copyfile(SHAPES_PT, weights)
-    exe = shutil.which('yolov8-seg-export')
-    assert exe and exe.endswith('lib/yolov8_seg_ros/yolov8-seg-export'), exe
+    from helpers.node_process import installed_executable
+    exe = str(installed_executable('yolov8-seg-export'))
     run = subprocess.run([exe, str(weights), '--imgsz', '320', '--sample-image', str(sample)],
                          capture_output=True, text=True, timeout=240, check=False)
     assert run.returncode == 0, run.stdout + run.stderr

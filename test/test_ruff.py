@@ -18,6 +18,7 @@ from pathlib import Path
 import subprocess
 import sys
 
+from helpers import pip_only
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.linter
 def test_ruff() -> None:
     ruff = Path(sys.executable).with_name('ruff')
+    if not ruff.is_file():
+        pytest.skip(pip_only('ruff'))
     result = subprocess.run([str(ruff), 'check', '--no-cache', str(ROOT)], capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,3 +13,9 @@
 # limitations under the License.
 
 """Helpers shared by the integration tests (processes, bags, ROS graph utilities)."""
+
+
+def pip_only(name: str) -> str:
+    """Return the skip reason for a test tool that only pip provides (no rosdep key)."""
+    return (f'{name} is a pip-only test tool (no rosdep key), not installed here; '
+            f'pip install {name} to run these tests')

@@ -20,15 +20,20 @@ import contextlib
 import io
 from typing import NamedTuple
 
+from helpers import pip_only
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
+import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
 from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
 
 HELD_OUT_SEED = 7  # training used dev/models/train_shapes_model.py's dataset_seed
+
+COCO = pytest.importorskip('pycocotools.coco', reason=pip_only('pycocotools'),
+                           exc_type=ImportError).COCO
+COCOeval = pytest.importorskip('pycocotools.cocoeval', reason=pip_only('pycocotools'),
+                               exc_type=ImportError).COCOeval
 
 
 class Accuracy(NamedTuple):

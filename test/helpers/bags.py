@@ -28,10 +28,18 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import cv2
+from helpers import pip_only
 import numpy as np
-from rosbags.rosbag2 import Reader, Writer
-from rosbags.typesys import get_types_from_msg, get_typestore, Stores
+import pytest
 from yolov8_seg_ros.preprocess import bgr_to_nv12
+
+_rosbag2 = pytest.importorskip('rosbags.rosbag2', reason=pip_only('rosbags'),
+                               exc_type=ImportError)
+_typesys = pytest.importorskip('rosbags.typesys', reason=pip_only('rosbags'),
+                               exc_type=ImportError)
+Reader, Writer = _rosbag2.Reader, _rosbag2.Writer
+get_types_from_msg, get_typestore, Stores = (_typesys.get_types_from_msg,
+                                             _typesys.get_typestore, _typesys.Stores)
 
 ROOT = Path(__file__).resolve().parents[2]
 HBM_MSG = ROOT / 'dev' / 'ros_interfaces' / 'hbm_img_msgs' / 'msg' / 'HbmMsg1080P.msg'

@@ -29,7 +29,7 @@ MISSING_REASON = ('ROS 2 launch / launch_ros / launch_testing are not importable
 def require_launch_stack() -> None:
     """Skip the calling test module (only it) without launch, launch_ros or launch_testing."""
     for module in ('launch', 'launch_ros', 'launch_testing'):
-        pytest.importorskip(module, reason=MISSING_REASON)
+        pytest.importorskip(module, reason=MISSING_REASON, exc_type=ImportError)
 
 
 def ros2_cli(*arguments: str, until: str = '', timeout_s: float = 20.0) -> str:

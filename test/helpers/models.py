@@ -35,7 +35,10 @@ def ultralytics_asset(name: str) -> np.ndarray:
     """One of the sample images ultralytics ships (bus.jpg, zidane.jpg) as BGR."""
     # Found without importing ultralytics (and torch), so the NumPy 2 run needs only its files.
     spec = importlib.util.find_spec('ultralytics')
-    assert spec is not None and spec.origin, 'ultralytics is not installed'
+    if spec is None or not spec.origin:
+        import pytest
+        pytest.skip('ultralytics (its sample images) is a pip-only test tool (no rosdep key); '
+                    'pip install it to run these tests')
     image = cv2.imread(str(Path(spec.origin).parent / 'assets' / name))
     assert image is not None, f'missing ultralytics asset {name}'
     return image
