@@ -95,10 +95,10 @@ def test_missing_launch_ros_skips_only_the_launch_tests(tmp_path):
     blocked = tmp_path / 'launch_ros'
     blocked.mkdir()
     (blocked / '__init__.py').write_text("raise ImportError('launch_ros blocked for this test')\n")
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [
+    env = {**{k: v for k, v in os.environ.items() if k != 'PYTEST_ADDOPTS'}, 'PYTHONPATH': os.pathsep.join(filter(None, [
         str(tmp_path), os.environ.get('PYTHONPATH')]))}
     result = subprocess.run(
-        [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-p', 'no:xdist', '-rs',
+        [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-rs',
          str(ROOT / 'test' / 'test_seg_launch.py'), str(ROOT / 'test' / 'test_launch_cli.py'),
          str(ROOT / 'test' / 'test_config.py'), '-k', 'not missing_launch_ros'],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
