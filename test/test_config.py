@@ -95,7 +95,8 @@ def test_missing_launch_ros_skips_only_the_launch_tests(tmp_path):
     blocked = tmp_path / 'launch_ros'
     blocked.mkdir()
     (blocked / '__init__.py').write_text("raise ImportError('launch_ros blocked for this test')\n")
-    env = {**{k: v for k, v in os.environ.items() if k != 'PYTEST_ADDOPTS'}, 'PYTHONPATH': os.pathsep.join(filter(None, [
+    inherited = {k: v for k, v in os.environ.items() if k != 'PYTEST_ADDOPTS'}
+    env = {**inherited, 'PYTHONPATH': os.pathsep.join(filter(None, [
         str(tmp_path), os.environ.get('PYTHONPATH')]))}
     result = subprocess.run(
         [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-rs',
