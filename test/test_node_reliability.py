@@ -100,19 +100,12 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     return bytes(data)
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Return the peak resident memory (VmHWM) of a process, in MiB."""
+def memory_mb(pid: int, field: str) -> float:
+    """Return a memory field of /proc/PID/status (VmHWM: peak resident, VmRSS: now) in MiB."""
     for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmHWM:'):
+        if line.startswith(f'{field}:'):
             return int(line.split()[1]) / 1024.0
-    raise AssertionError('no VmHWM')
-
-
-def current_rss_mb(pid: int) -> float:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1]) / 1024.0
-    raise AssertionError('no VmRSS')
+    raise AssertionError(f'no {field} for process {pid}')
 
 
 def settled(values: dict[str, str]) -> bool:
@@ -228,7 +221,7 @@ def test_every_bad_frame_kind_is_skipped_with_its_reason_and_costs_no_memory(tra
             jpeg = encoded('.jpg', GOOD_BGR)
             good = good_raw(1) if raw else ros_compressed('jpeg', jpeg, 1)
             run_sequence(client, [good], 0, 1)
-            rss_before = current_rss_mb(node.process.pid)
+            rss_before = memory_mb(node.process.pid, 'VmRSS')
             frames = [msg for _, msg in bad]
             if not raw:  # a PNG labelled jpeg is decoded by its data, with a note
                 frames.append(ros_compressed('jpeg', encoded('.png', GOOD_BGR), 2))
@@ -236,7 +229,7 @@ def test_every_bad_frame_kind_is_skipped_with_its_reason_and_costs_no_memory(tra
             extra_good = 1 if raw else 2
             run_sequence(client, frames, len(bad), 1 + extra_good)
             assert client.detections[-1].header.stamp.sec == 1
-            grown = current_rss_mb(node.process.pid) - rss_before
+            grown = memory_mb(node.process.pid, 'VmRSS') - rss_before
         output = node.output()
         for reason, _ in bad:
             assert reason in output, (reason, output)
@@ -261,10 +254,10 @@ def test_a_64_mb_frame_costs_less_than_1_gb():
         with ros_graph('big_frame_client') as graph:
             client = NodeClient(graph, node, 'image_raw', IMAGE)
             client.wait_ready()
-            before = peak_rss_mb(node.process.pid)
+            before = memory_mb(node.process.pid, 'VmHWM')
             detections = client.send_and_wait(ros_image_as_recorded(big), timeout_s=60.0)
             assert detections.header.stamp.sec == 5
-            peak = peak_rss_mb(node.process.pid)
+            peak = memory_mb(node.process.pid, 'VmHWM')
         assert peak < 1024.0, f'peak RSS {peak:.0f} MiB (before the frame: {before:.0f} MiB)'
         assert node.stop() == 0
     finally:
