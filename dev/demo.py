@@ -78,7 +78,8 @@ def run_demo() -> int:
         with ros_graph('demo_player') as graph:
             client = NodeClient(graph, node, 'image', COMPRESSED)
             overlays = graph.collect(Image, f'{node.fqn}/overlay', RELIABLE)
-            client.wait_ready()
+            # class_id is the numeric id (vision_msgs); its name comes from label_info.
+            names = {str(c.class_id): c.class_name for c in client.wait_ready()[0].class_map}
             graph.spin_until(lambda: False, 1.0)  # the node sees the overlay subscriber
             print(f'{"frame":>5} {"stamp":>22} {"ms":>6} {"n":>3}  detections (class score)')
             for index, recorded in enumerate(read_bag(BAG)):
@@ -94,7 +95,8 @@ def run_demo() -> int:
                 labels = image_array(client.masks[-1])
                 cv2.imwrite(str(OUT / f'frame_{index:02d}_mask.png'),
                             (labels.astype(np.uint16) * 40 % 256).astype(np.uint8))
-                items = [{'id': d.id, 'class': d.results[0].hypothesis.class_id,
+                items = [{'id': d.id, 'class_id': d.results[0].hypothesis.class_id,
+                          'class': names[d.results[0].hypothesis.class_id],
                           'score': round(d.results[0].hypothesis.score, 4),
                           'bbox_center_xy': [round(d.bbox.center.position.x, 1),
                                              round(d.bbox.center.position.y, 1)],
