@@ -26,7 +26,7 @@ from yolov8_seg_ros.backends import BackendError, create_backend, resolve_backen
 from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILABLE
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.export import box_iou
-from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
 from yolov8_seg_ros.shapes_dataset import generate_scene
 

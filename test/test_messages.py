@@ -20,7 +20,8 @@ from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 from std_msgs.msg import Header
 from yolov8_seg_ros.messages import detections_msg, diagnostics_msg, label_image_msg
-from yolov8_seg_ros.postprocess import InstanceMask, render_instance_labels, SegmentationResult
+from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
+from yolov8_seg_ros.render import render_instance_labels
 from yolov8_seg_ros.runtime import PipelineStats
 
 

@@ -16,12 +16,14 @@
 
 import random
 
+import cv2
+
 from helpers.synthetic_heads import build_heads, Planted
 import numpy as np
 import pytest
-from yolov8_seg_ros.postprocess import (DecodeConfig, LayoutError, render_class_labels,
-                                        render_instance_labels, resolve_layout,
-                                        SegPostprocessor)
+from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.layout import LayoutError, resolve_layout
+from yolov8_seg_ros.render import render_class_labels, render_instance_labels
 from yolov8_seg_ros.transform import ImageTransform
 
 
@@ -29,27 +31,44 @@ def decode(outputs, transform, **config):
     return SegPostprocessor.for_outputs(outputs)(outputs, transform, DecodeConfig(**config))
 
 
-def expected_mask(transform, rect, box_src, proto_hw=(160, 160)):
+def reference_logits(transform, plane):
     """
-    Exact float64 bilinear logit at every pixel centre, > 0, and the pixel index in the box.
+    Exact float64 bilinear logit of a proto-resolution plane at every source pixel centre.
 
-    An independent reference: the proto plane is +4 inside the rectangle and -4 outside.
+    An independent reference for the mask upsampling: positions clamp to the proto plane.
     """
-    plane = np.full(proto_hw, -4.0)
-    plane[rect[1]:rect[3], rect[0]:rect[2]] = 4.0
+    proto_h, proto_w = plane.shape
     (sx, sy), (px, py) = transform.scale_xy, transform.pad_xy
     w, h = transform.source_wh
-    xs = np.clip((px + (np.arange(w) + 0.5) * sx) / 4 - 0.5, 0, proto_hw[1] - 1)
-    ys = np.clip((py + (np.arange(h) + 0.5) * sy) / 4 - 0.5, 0, proto_hw[0] - 1)
-    x0 = np.minimum(np.floor(xs).astype(int), proto_hw[1] - 2)
-    y0 = np.minimum(np.floor(ys).astype(int), proto_hw[0] - 2)
+    xs = np.clip((px + (np.arange(w) + 0.5) * sx) / 4 - 0.5, 0, proto_w - 1)
+    ys = np.clip((py + (np.arange(h) + 0.5) * sy) / 4 - 0.5, 0, proto_h - 1)
+    x0 = np.minimum(np.floor(xs).astype(int), proto_w - 2)
+    y0 = np.minimum(np.floor(ys).astype(int), proto_h - 2)
     wx, wy = xs - x0, ys - y0
     top = plane[y0][:, x0] * (1 - wx) + plane[y0][:, x0 + 1] * wx
     bottom = plane[y0 + 1][:, x0] * (1 - wx) + plane[y0 + 1][:, x0 + 1] * wx
-    logits = top * (1 - wy)[:, None] + bottom * wy[:, None]
+    return top * (1 - wy)[:, None] + bottom * wy[:, None]
+
+
+def in_box(transform, box_src):
+    """Pixels whose index lies in the box, as ultralytics' crop_mask."""
+    w, h = transform.source_wh
     cols = (np.arange(w) >= box_src[0]) & (np.arange(w) < box_src[2])
     rows = (np.arange(h) >= box_src[1]) & (np.arange(h) < box_src[3])
-    return (logits > 0) & rows[:, None] & cols[None, :]
+    return rows[:, None] & cols[None, :]
+
+
+def rect_plane(rect, proto_hw=(160, 160)):
+    """The crafted heads' mask logits: +4 inside the proto rectangle, -4 outside."""
+    plane = np.full(proto_hw, -4.0)
+    plane[rect[1]:rect[3], rect[0]:rect[2]] = 4.0
+    return plane
+
+
+def expected_mask(transform, rect, box_src, proto_hw=(160, 160)):
+    """Reference mask of a crafted +4/-4 rectangle: logit > 0 and the pixel in the box."""
+    logits = reference_logits(transform, rect_plane(rect, proto_hw))
+    return (logits > 0) & in_box(transform, box_src)
 
 
 OBJECTS = [
@@ -263,14 +282,67 @@ def test_more_than_255_instances_gives_a_uint16_label_image():
     assert len(np.unique(labels)) == 301
 
 
-def test_non_integer_scale_uses_the_general_path_and_stays_exact_to_subpixel_precision():
-    transform = ImageTransform.letterbox((1000, 700), (640, 640))  # 0.64: no integer ratio
-    result = decode(build_heads((640, 640), 8, OBJECTS), transform)
+def objects_in_content(transform, count=3):
+    """Crafted objects placed inside the image content (not the padding) of the model input."""
+    (px, py), (rw, rh) = transform.pad_xy, transform.resized_wh
+    objects = []
+    for k in range(count):
+        x1 = px + rw * (0.1 + 0.3 * k)
+        y1 = py + rh * (0.15 + 0.25 * k)
+        box = (x1, y1, x1 + rw * 0.22, y1 + rh * 0.3)
+        rect = (int(box[0] / 4) + 2, int(box[1] / 4) + 3, int(box[2] / 4) - 3,
+                int(box[3] / 4) - 2)
+        objects.append(Planted(k, 0.9 - 0.1 * k, box, rect))
+    return objects
+
+
+NON_INTEGER_SCALES = {
+    '810x1080_letterbox': ImageTransform.letterbox((810, 1080), (640, 640)),
+    '1080p_stretch': ImageTransform.stretch((1920, 1080), (640, 640)),
+    '810x1080_stretch': ImageTransform.stretch((810, 1080), (640, 640)),
+    '1000x700_letterbox': ImageTransform.letterbox((1000, 700), (640, 640)),
+    '960x544_letterbox': ImageTransform.letterbox((960, 544), (640, 640)),
+}
+
+
+@pytest.mark.parametrize('name', NON_INTEGER_SCALES)
+def test_non_integer_scales_are_pixel_exact(name):
+    transform = NON_INTEGER_SCALES[name]
+    objects = objects_in_content(transform)
+    result = decode(build_heads((640, 640), 8, objects), transform)
     assert len(result) == 3
-    for k, obj in enumerate(OBJECTS):
+    for k, obj in enumerate(objects):
         got = result.masks[k].full(transform.source_wh)
-        want = expected_mask(transform, obj.mask_rect, result.boxes_xyxy[k])
-        # OpenCV's warpAffine places samples on a 1/32-pixel grid: only pixels whose centre
-        # lies within that distance of the zero crossing may differ.
-        assert (got != want).sum() <= 0.002 * want.sum()
-        assert want.sum() > 100
+        logits = reference_logits(transform, rect_plane(obj.mask_rect))
+        want = (logits > 0) & in_box(transform, result.boxes_xyxy[k])
+        assert want.sum() > 1000
+        # Only pixels whose exact logit is 0 (a tie between +4 and -4) may go either way.
+        differ = got != want
+        assert not (differ & (logits != 0)).any(), np.argwhere(differ & (logits != 0))[:5]
+
+
+@pytest.mark.parametrize('name', ['810x1080_letterbox', '1080p_stretch', '1080p_letterbox'])
+def test_smooth_masks_match_the_float64_reference_at_any_scale(name):
+    """Random smooth proto planes, not rectangles: every tap weight and position is checked."""
+    transform = NON_INTEGER_SCALES.get(name) or ImageTransform.letterbox((1920, 1080), (640, 640))
+    objects = objects_in_content(transform)
+    outputs = build_heads((640, 640), 8, objects)
+    rng = np.random.default_rng(5)
+    coarse = rng.normal(0.0, 1.0, (20, 20, 32))
+    smooth = np.stack([cv2.resize(coarse[..., c], (160, 160), interpolation=cv2.INTER_CUBIC)
+                       for c in range(32)], axis=-1)
+    outputs[9].data[0] = smooth.astype(np.float32)
+    result = decode(outputs, transform)
+    assert len(result) == 3
+    protos = outputs[9].data[0].astype(np.float64)
+    for k in range(len(objects)):
+        coef = np.zeros(32)
+        coef[k] = 1.0  # build_heads gives object k the unit coefficient vector k
+        logits = reference_logits(transform, protos @ coef)
+        inside = in_box(transform, result.boxes_xyxy[k])
+        want = (logits > 0) & inside
+        got = result.masks[k].full(transform.source_wh)
+        assert 0.1 * inside.sum() < want.sum() < 0.9 * inside.sum()
+        # float32 arithmetic: only logits within 1e-4 of the zero crossing may differ.
+        differ = got != want
+        assert not (differ & (np.abs(logits) > 1e-4)).any()

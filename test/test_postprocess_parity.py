@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.export import box_iou
-from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
 
 

@@ -34,7 +34,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from yolov8_seg_ros.postprocess import DecodeConfig, HeadLayout, SegmentationResult
+from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult
+from yolov8_seg_ros.layout import HeadLayout
 
 PTQ_SCALE_VALUE = 0.003921568627451  # 1/255, applied by the toolchain (norm_type data_scale)
 _PASS_THROUGH_OPS = ('Transpose', 'Reshape', 'Identity')
@@ -204,7 +205,7 @@ def verify_export(onnx_path: Path, model: Any, sample_bgr: np.ndarray,
                   config: DecodeConfig) -> tuple[HeadLayout, int]:
     """Check the ONNX with ONNX Runtime: shapes, and decoded detections == ultralytics' own."""
     from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from yolov8_seg_ros.postprocess import SegPostprocessor
+    from yolov8_seg_ros.decode import SegPostprocessor
     from yolov8_seg_ros.preprocess import Preprocessor
 
     backend = OnnxRuntimeBackend(str(onnx_path))

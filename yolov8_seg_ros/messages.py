@@ -25,7 +25,7 @@ from sensor_msgs.msg import Image
 from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesisWithPose,
                              VisionClass)
 
-from yolov8_seg_ros.postprocess import SegmentationResult
+from yolov8_seg_ros.decode import SegmentationResult
 from yolov8_seg_ros.runtime import StatsSnapshot
 
 

@@ -21,7 +21,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from yolov8_seg_ros.postprocess import SegmentationResult
+from yolov8_seg_ros.decode import SegmentationResult
 
 
 def class_color(class_id: int) -> tuple[int, int, int]:

@@ -29,8 +29,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import yaml
 
 from yolov8_seg_ros.backends import BACKEND_NAMES
-from yolov8_seg_ros.names import INPUT_TRANSPORTS
-from yolov8_seg_ros.postprocess import DecodeConfig
+from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
+from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig
 from yolov8_seg_ros.transform import RESIZE_MODES
 
 RELIABILITIES = ('best_effort', 'reliable')
@@ -59,9 +59,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               '(ONNX Runtime), with the split-head YOLOv8-seg outputs', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file extension',
               read_only=True, choices=BACKEND_NAMES),
-    ParamSpec('input_transport', 'raw', 'raw: sensor_msgs/Image on image_raw; compressed: '
-              'sensor_msgs/CompressedImage (jpeg, png) on image; hbmem: TROS '
-              'hbm_img_msgs/HbmMsg1080P on hbmem_img', read_only=True, choices=INPUT_TRANSPORTS),
+    ParamSpec('input_transport', 'raw', f"raw: sensor_msgs/Image on {INPUT_TOPICS['raw']}; "
+              "compressed: sensor_msgs/CompressedImage (jpeg, png) on "
+              f"{INPUT_TOPICS['compressed']}; hbmem: TROS hbm_img_msgs/HbmMsg1080P on "
+              f"{INPUT_TOPICS['hbmem']}", read_only=True, choices=INPUT_TRANSPORTS),
     ParamSpec('image_reliability', 'best_effort', 'Reliability of the image subscription; '
               'best_effort also receives reliable publishers', read_only=True,
               choices=RELIABILITIES),
@@ -80,11 +81,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               f'preference, from {PROVIDER_NAMES}; unavailable ones fall back to the CPU',
               read_only=True),
     ParamSpec('conf_threshold', 0.25, 'Minimum class score of a detection',
-              value_range=(0.0, 1.0)),
-    ParamSpec('iou_threshold', 0.7, 'NMS IoU threshold', value_range=(0.0, 1.0)),
-    ParamSpec('max_det', 300, 'Most detections kept per frame', value_range=(1, 10000)),
+              value_range=DECODE_RANGES['conf_threshold']),
+    ParamSpec('iou_threshold', 0.7, 'NMS IoU threshold',
+              value_range=DECODE_RANGES['iou_threshold']),
+    ParamSpec('max_det', 300, 'Most detections kept per frame',
+              value_range=DECODE_RANGES['max_det']),
     ParamSpec('pre_nms_topk', 1000, 'Most candidates passed to NMS (highest scores first)',
-              value_range=(1, 100000)),
+              value_range=DECODE_RANGES['pre_nms_topk']),
     ParamSpec('classes', [ALL_CLASSES], 'Class ids to keep; [-1] keeps every class'),
     ParamSpec('agnostic_nms', False, 'NMS across classes instead of per class'),
     ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detections[i] '

@@ -28,7 +28,7 @@ from typing import Optional
 
 from yolov8_seg_ros.backends import Backend, create_backend
 from yolov8_seg_ros.node import main
-from yolov8_seg_ros.postprocess import RawOutput
+from yolov8_seg_ros.layout import RawOutput
 
 
 class RecordedOutputsBackend:

@@ -22,6 +22,7 @@ at least 50 timed runs after warm-up. Run inside the dev environment (source dev
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 import statistics
@@ -35,10 +36,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
-from helpers.synthetic_heads import build_heads, Planted  # noqa: E402, I100
+from helpers.synthetic_heads import build_heads, Planted, quantize_head  # noqa: E402, I100
 from node_bench import bench_node  # noqa: E402
-from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor  # noqa: E402
+from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
+from yolov8_seg_ros.render import render_instance_labels  # noqa: E402
 from yolov8_seg_ros.transform import ImageTransform  # noqa: E402
 
 
@@ -54,41 +56,82 @@ def median_ms(function: Callable[[], object], runs: int, warmup: int = 5) -> flo
     return statistics.median(times)
 
 
-def crafted_outputs(count: int, seed: int = 0):
-    """COCO-shaped (640x640, nc 80) heads with count forced detections and real-looking masks."""
+def crafted_outputs(count: int, frame_fraction: tuple[float, float] = (0.0, 0.0),
+                    source_wh: tuple[int, int] = (1920, 1080), seed: int = 0):
+    """
+    COCO-shaped (640x640, nc 80) heads with count forced detections and smooth, blob-like masks.
+
+    frame_fraction: each box covers a random part of the letterboxed frame in this range;
+    (0, 0) keeps the moderate boxes of 40-200 model pixels. Boxes overlap freely but no two
+    share a stride-32 cell, and distinct classes keep class-aware NMS from merging them.
+    """
     rng = np.random.default_rng(seed)
+    transform = ImageTransform.letterbox(source_wh, (640, 640))
+    (pad_x, pad_y), (content_w, content_h) = transform.pad_xy, transform.resized_wh
+    classes = rng.permutation(80)
     objects: list[Planted] = []
     centres: set[tuple[int, int]] = set()
     while len(objects) < count:
-        w, h = rng.uniform(40, 200, size=2)
-        x1, y1 = rng.uniform(0, 640 - w), rng.uniform(80, 560 - h)
+        if frame_fraction[1] > 0:
+            area = rng.uniform(*frame_fraction) * content_w * content_h
+            aspect = rng.uniform(0.6, 1.6)
+            w = min(np.sqrt(area * aspect), content_w - 1.0)
+            h = min(area / w, content_h - 1.0)
+        else:
+            w, h = rng.uniform(40, 200, size=2)
+        x1 = rng.uniform(pad_x, pad_x + content_w - w)
+        y1 = rng.uniform(pad_y, pad_y + content_h - h)
         cell = (int((x1 + w / 2) // 32), int((y1 + h / 2) // 32))
-        if cell in centres:  # one object per coarse cell: no two share a head cell
+        if cell in centres:
             continue
         centres.add(cell)
-        objects.append(Planted(int(rng.integers(0, 80)), float(rng.uniform(0.3, 0.95)),
-                               (x1, y1, x1 + w, y1 + h)))
+        objects.append(Planted(int(classes[len(objects) % 80]), float(rng.uniform(0.3, 0.95)),
+                               (x1, y1, x1 + w, y1 + h), stride=32))
     outputs = build_heads((640, 640), 80, objects)
-    protos = outputs[9].data
-    protos[...] = rng.normal(0.0, 1.0, protos.shape).astype(np.float32)
+    # Real protos are smooth fields; blobs a few proto pixels across, like a model's.
+    coarse = rng.normal(0.0, 1.0, (20, 20, 32)).astype(np.float32)
+    outputs[9].data[0] = cv2.resize(coarse, (160, 160), interpolation=cv2.INTER_CUBIC)
     for k in range(3):
         coefs = outputs[k].data
         hot = coefs.any(axis=-1)
         coefs[hot] = rng.normal(0.3, 1.0, (int(hot.sum()), 32)).astype(np.float32)
-    return outputs
+    # The BPU model's box and mask-coefficient heads are int32 with per-channel scales.
+    return [quantize_head(o.data) for o in outputs[:6]] + list(outputs[6:])
+
+
+# name: (source size, resize mode, detections, part of the frame each box covers)
+POSTPROCESS_CASES = {
+    '640x480_n10': ((640, 480), 'letterbox', 10, (0.0, 0.0)),
+    '1080p_n10': ((1920, 1080), 'letterbox', 10, (0.0, 0.0)),
+    '1080p_n50': ((1920, 1080), 'letterbox', 50, (0.0, 0.0)),
+    '1080p_n10_large': ((1920, 1080), 'letterbox', 10, (0.17, 0.23)),
+    '1080p_n3_huge': ((1920, 1080), 'letterbox', 3, (0.55, 0.65)),
+    '1080p_n50_large': ((1920, 1080), 'letterbox', 50, (0.12, 0.18)),
+    # Non-integer source pixels per proto pixel: the weight-matrix upsampling.
+    '1080p_stretch_n10_large': ((1920, 1080), 'stretch', 10, (0.17, 0.23)),
+    '810x1080_n10_large': ((810, 1080), 'letterbox', 10, (0.17, 0.23)),
+}
 
 
 def bench_postprocess(results: dict[str, float], runs: int) -> None:
     config = DecodeConfig(conf_threshold=0.25, iou_threshold=0.7, max_det=300)
-    cases = {'640x480_n10': ((640, 480), 10), '1080p_n10': ((1920, 1080), 10),
-             '1080p_n50': ((1920, 1080), 50)}
-    for name, (size, count) in cases.items():
-        outputs = crafted_outputs(count)
-        transform = ImageTransform.letterbox(size, (640, 640))
+    no_masks = dataclasses.replace(config, with_masks=False)
+    for name, (size, mode, count, fraction) in POSTPROCESS_CASES.items():
+        outputs = crafted_outputs(count, fraction, size if mode == 'letterbox' else (640, 640))
+        transform = ImageTransform.create(mode, size, (640, 640))
         decoder = SegPostprocessor.for_outputs(outputs)
-        assert len(decoder(outputs, transform, config)) == count
+        result = decoder(outputs, transform, config)
+        assert len(result) == count, (name, len(result))
         results[f'postprocess_ms_{name}'] = median_ms(
             lambda d=decoder, o=outputs, t=transform: d(o, t, config), runs)
+        if name.endswith('_large') and mode == 'letterbox':
+            results[f'render_instance_labels_ms_{name}'] = median_ms(
+                lambda r=result: render_instance_labels(r), runs)
+        if name == '1080p_n10_large':
+            results[f'postprocess_nomask_ms_{name}'] = median_ms(
+                lambda d=decoder, o=outputs, t=transform: d(o, t, no_masks), runs)
+            results[f'postprocess_mask_vs_nomask_ratio_{name}'] = (
+                results[f'postprocess_ms_{name}'] / results[f'postprocess_nomask_ms_{name}'])
     worst = build_heads((640, 640), 80, [], fill_logit=3.0)
     transform = ImageTransform.letterbox((1920, 1080), (640, 640))
     decoder = SegPostprocessor.for_outputs(worst)
@@ -103,8 +146,6 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
         lambda: reference_decode(outputs, decoder.layout, transform, 0.25, 0.7), runs)
     results['postprocess_speedup_vs_ultralytics_1080p_n10'] = (
         results['ultralytics_postprocess_ms_1080p_n10'] / results['postprocess_ms_1080p_n10'])
-
-    from yolov8_seg_ros.postprocess import render_instance_labels
     result = decoder(outputs, transform, config)
     results['render_instance_labels_ms_1080p_n10'] = median_ms(
         lambda: render_instance_labels(result), runs)

@@ -24,7 +24,7 @@ from helpers import pip_only
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
-from yolov8_seg_ros.postprocess import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
 from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
 

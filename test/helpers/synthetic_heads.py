@@ -21,7 +21,7 @@ import math
 from typing import Optional, Sequence
 
 import numpy as np
-from yolov8_seg_ros.postprocess import RawOutput
+from yolov8_seg_ros.layout import RawOutput
 
 BACKGROUND_LOGIT = -12.0
 PROTO_ON, PROTO_OFF = 4.0, -4.0

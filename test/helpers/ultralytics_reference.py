@@ -29,7 +29,7 @@ from ultralytics.nn.modules.block import DFL
 from ultralytics.utils import ops
 from ultralytics.utils.nms import non_max_suppression
 from ultralytics.utils.tal import dist2bbox, make_anchors
-from yolov8_seg_ros.postprocess import HeadLayout, RawOutput
+from yolov8_seg_ros.layout import HeadLayout, RawOutput
 from yolov8_seg_ros.transform import ImageTransform
 
 

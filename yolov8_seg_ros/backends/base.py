@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from yolov8_seg_ros.postprocess import HeadLayout, RawOutput
+from yolov8_seg_ros.layout import HeadLayout, RawOutput
 
 
 class BackendError(RuntimeError):

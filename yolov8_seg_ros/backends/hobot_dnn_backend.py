@@ -29,7 +29,7 @@ from typing import Any, Optional
 import numpy as np
 
 from yolov8_seg_ros.backends.base import BackendError
-from yolov8_seg_ros.postprocess import LayoutError, RawOutput, resolve_layout
+from yolov8_seg_ros.layout import LayoutError, RawOutput, resolve_layout
 
 UNAVAILABLE = ('the hobot_dnn backend needs the RDK X5 BPU runtime (hobot_dnn.pyeasy_dnn), '
                'which exists only on the board; on this machine use an .onnx model with the '

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from yolov8_seg_ros.backends.base import BackendError
-from yolov8_seg_ros.postprocess import LayoutError, RawOutput, resolve_layout
+from yolov8_seg_ros.layout import LayoutError, RawOutput, resolve_layout
 
 PROVIDERS = {'cpu': 'CPUExecutionProvider', 'cuda': 'CUDAExecutionProvider',
              'tensorrt': 'TensorrtExecutionProvider'}
