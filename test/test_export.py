@@ -26,7 +26,7 @@ import pytest
 import yaml
 from yolov8_seg_ros.calibration import main as calib_main
 from yolov8_seg_ros.export import main as export_main
-from yolov8_seg_ros.shapes_dataset import generate_scene
+from helpers.shapes_dataset import generate_scene
 
 SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
 

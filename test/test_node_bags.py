@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 import signal
 
+from helpers.geometry import box_iou
 from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_array,
                           image_from_bgr, read_bag, stamp_from, stamp_of, typestore, write_bag)
 from helpers.fake_runtime import FAKES
@@ -35,11 +36,10 @@ import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
-from yolov8_seg_ros.export import box_iou
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
-from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES)}
 TOPICS = {'raw': ('image_raw', IMAGE), 'compressed': ('image', COMPRESSED),

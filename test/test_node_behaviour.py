@@ -36,7 +36,7 @@ from sensor_msgs.msg import Image
 from test_node_bags import same_header, scenes, write_scene_bag
 from vision_msgs.msg import LabelInfo
 from yolov8_seg_ros.parameters import SPECS
-from yolov8_seg_ros.shapes_dataset import SHAPE_CLASS_NAMES
+from helpers.shapes_dataset import SHAPE_CLASS_NAMES
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
                  'image_reliability': 'reliable'}

@@ -14,6 +14,7 @@
 
 """Golden tests of the postprocess on crafted heads whose boxes and masks are known exactly."""
 
+import dataclasses
 import random
 
 import cv2
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.layout import LayoutError, resolve_layout
+from yolov8_seg_ros.overlay import class_color, draw_overlay
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
 from yolov8_seg_ros.transform import ImageTransform
 
@@ -122,6 +124,27 @@ def test_overlapping_instances_resolved_by_score():
     labels = render_instance_labels(result)
     assert labels[175, 175] == 1  # both masks cover it: the 0.9 detection wins
     assert labels[120, 120] == 2
+
+
+def test_overlay_tints_mask_pixels_with_the_best_instance_colour_and_leaves_the_rest():
+    objects = [Planted(0, 0.5, (100.0, 100.0, 200.0, 200.0), (25, 25, 50, 50)),
+               Planted(1, 0.9, (150.0, 150.0, 250.0, 250.0), (37, 37, 62, 62))]
+    identity = ImageTransform.stretch((640, 640), (640, 640))
+    result = decode(build_heads((640, 640), 2, objects), identity)
+    bgr = np.random.default_rng(0).integers(0, 256, (640, 640, 3), dtype=np.uint8)
+    overlay = draw_overlay(bgr, result, ['a', 'b'], alpha=0.5)
+    assert not np.shares_memory(overlay, bgr)
+    labels = render_instance_labels(result)
+    # Boxes and label texts alone: the same result drawn without its masks.
+    drawn = (draw_overlay(bgr, dataclasses.replace(result, masks=()), ['a', 'b']) != bgr).any(-1)
+    for k in range(2):
+        colour = np.array(class_color(int(result.class_ids[k])), dtype=np.float64)
+        where = (labels == k + 1) & ~drawn
+        assert where.sum() > 1000
+        expected = bgr[where] * 0.5 + colour * 0.5
+        assert np.abs(overlay[where] - expected).max() <= 1.0
+    untouched = (labels == 0) & ~drawn
+    np.testing.assert_array_equal(overlay[untouched], bgr[untouched])
 
 
 def test_zero_detections():

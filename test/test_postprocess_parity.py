@@ -14,13 +14,13 @@
 
 """Parity with ultralytics' own NMS and native-resolution mask processing on real outputs."""
 
+from helpers.geometry import box_iou
 from helpers.models import shapes_on_photo, SHAPES_ONNX
 from helpers.synthetic_heads import quantize_head
 from helpers.ultralytics_reference import reference_decode
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
-from yolov8_seg_ros.export import box_iou
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
 

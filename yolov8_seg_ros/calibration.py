@@ -32,6 +32,7 @@ import numpy as np
 
 from yolov8_seg_ros.export import parse_imgsz
 from yolov8_seg_ros.preprocess import Preprocessor
+from yolov8_seg_ros.transform import RESIZE_MODES
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 
@@ -39,7 +40,7 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 def calibration_sample(bgr: np.ndarray, input_wh: tuple[int, int],
                        resize_mode: str = 'letterbox') -> np.ndarray:
     """BGR image -> float32 (1, 3, H, W) RGB 0..255, resized exactly as at runtime."""
-    canvas = Preprocessor(input_wh, 'rgb_nchw', resize_mode).resized_bgr(bgr, 'bgr8').tensor
+    canvas = Preprocessor(input_wh, 'rgb_nchw', resize_mode).resized_bgr(bgr, 'bgr8').bgr
     rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None].astype(np.float32))
 
@@ -72,7 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('out_dir', type=Path)
     parser.add_argument('--imgsz', type=parse_imgsz, default=(640, 640),
                         help='model input size: N or HxW (default 640)')
-    parser.add_argument('--resize-mode', choices=('letterbox', 'stretch'), default='letterbox')
+    parser.add_argument('--resize-mode', choices=RESIZE_MODES, default='letterbox')
     parser.add_argument('--max-images', type=int, default=0, help='0 = all')
     args = parser.parse_args(argv)
     try:

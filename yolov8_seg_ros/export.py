@@ -229,22 +229,15 @@ def _compare_to_ultralytics(ours: SegmentationResult, reference: Any) -> None:
     if len(ours) != len(ref_boxes):
         raise RuntimeError(f'verification failed: {len(ours)} detections from the ONNX, '
                            f'{len(ref_boxes)} from ultralytics')
-    for box, cls in zip(ours.boxes_xyxy, ours.class_ids):
-        ious = box_iou(box[None], ref_boxes)[0]
+    import torch
+    from ultralytics.utils.metrics import box_iou
+    all_ious = box_iou(torch.from_numpy(ours.boxes_xyxy).float(),
+                       torch.from_numpy(ref_boxes).float()).numpy()
+    for box, cls, ious in zip(ours.boxes_xyxy, ours.class_ids, all_ious):
         best = int(ious.argmax()) if ious.size else -1
         if best < 0 or ious[best] < 0.95 or ref_classes[best] != cls:
             raise RuntimeError(f'verification failed: detection {box.tolist()} class {cls} has '
                                'no ultralytics match (IoU >= 0.95, same class)')
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = None,

@@ -26,12 +26,9 @@ from typing import Any, NamedTuple, Optional
 import cv2
 import numpy as np
 
+from yolov8_seg_ros.encodings import ENCODINGS, SOURCE_ENCODINGS
 from yolov8_seg_ros.preprocess import ImageFormatError
 
-_CHANNELS = {'bgr8': 3, 'rgb8': 3, 'mono8': 1, 'bgra8': 4, 'rgba8': 4, 'yuv422': 2,
-             'uyvy': 2, 'yuv422_yuy2': 2, 'yuyv': 2}
-_EVEN_WIDTH = frozenset(('nv12', 'yuv422', 'uyvy', 'yuv422_yuy2', 'yuyv'))  # chroma subsampled
-RAW_ENCODINGS = ('nv12', *_CHANNELS)
 DEFAULT_MAX_PIXELS = 8192 * 8192
 MAX_FORMAT_CHARS = 128  # longer CompressedImage.format strings are refused unread
 # Compressed data by its signature, and where each keeps its size (read before decoding).
@@ -80,21 +77,22 @@ def from_image(msg: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
     """
     encoding = msg.encoding
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    if encoding not in RAW_ENCODINGS:
+    if encoding not in SOURCE_ENCODINGS:
         shown = encoding[:MAX_FORMAT_CHARS] + ('...' if len(encoding) > MAX_FORMAT_CHARS else '')
         raise ImageFormatError(f'unsupported encoding {shown!r}: expected one of '
-                               f'{RAW_ENCODINGS} (encodings are case-sensitive)')
+                               f'{SOURCE_ENCODINGS} (encodings are case-sensitive)')
     if width <= 0 or height <= 0:
         raise ImageFormatError(f'{encoding} image {width}x{height}: empty image')
     check_pixels(f'{encoding} image', width, height, max_pixels)
-    if encoding in _EVEN_WIDTH and (width % 2 or (encoding == 'nv12' and height % 2)):
+    if ENCODINGS[encoding].chroma_subsampled and (
+            width % 2 or (encoding == 'nv12' and height % 2)):
         rule = 'width and height' if encoding == 'nv12' else 'width'
         raise ImageFormatError(f'{encoding} image {width}x{height}: {rule} must be even')
     data = _buffer(msg.data)
     if encoding == 'nv12':
         rows, row_bytes = height * 3 // 2, width
     else:
-        rows, row_bytes = height, width * _CHANNELS[encoding]
+        rows, row_bytes = height, width * ENCODINGS[encoding].bytes_per_pixel
     if step < row_bytes:
         raise ImageFormatError(f'{encoding} image {width}x{height}: step {step} is smaller '
                                f'than one row ({row_bytes} bytes)')
@@ -108,9 +106,9 @@ def from_image(msg: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
     # Rows `step` apart; the last row may end right after its pixels (no padding is made).
     view = np.lib.stride_tricks.as_strided(data, shape=(rows, row_bytes), strides=(step, 1),
                                            writeable=False)
-    if encoding == 'nv12' or _CHANNELS[encoding] == 1:
+    channels = ENCODINGS[encoding].bytes_per_pixel
+    if encoding == 'nv12' or channels == 1:
         return SourceImage(view, encoding)
-    channels = _CHANNELS[encoding]
     return SourceImage(np.lib.stride_tricks.as_strided(
         data, shape=(rows, width, channels), strides=(step, channels, 1), writeable=False),
         encoding)

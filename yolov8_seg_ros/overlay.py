@@ -16,12 +16,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 
 from yolov8_seg_ros.decode import SegmentationResult
+from yolov8_seg_ros.render import render_instance_labels
 
 
 def class_color(class_id: int) -> tuple[int, int, int]:
@@ -32,17 +33,29 @@ def class_color(class_id: int) -> tuple[int, int, int]:
 
 
 def draw_overlay(bgr: np.ndarray, result: SegmentationResult, class_names: Sequence[str],
-                 alpha: float = 0.45) -> np.ndarray:
-    """Return a copy of bgr with each instance's mask blended, its box and 'name score'."""
+                 alpha: float = 0.45, instance_labels: Optional[np.ndarray] = None) -> np.ndarray:
+    """
+    Return a copy of bgr with each instance's visible mask tinted, its box and 'name score'.
+
+    Where masks overlap only the best-scoring instance tints the pixel, as in the label image;
+    instance_labels is render_instance_labels(result) when the caller already has it.
+    """
     canvas = bgr.copy()
-    for index in range(len(result) - 1, -1, -1):
-        color = class_color(int(result.class_ids[index]))
-        if index < len(result.masks) and result.masks[index].mask.size:
-            instance = result.masks[index]
+    if result.masks:
+        if instance_labels is None:
+            instance_labels = render_instance_labels(result)
+        for index, instance in enumerate(result.masks):
             h, w = instance.mask.shape
-            region = canvas[instance.y0:instance.y0 + h, instance.x0:instance.x0 + w]
-            blended = (region[instance.mask] * (1 - alpha) + np.array(color) * alpha)
-            region[instance.mask] = blended.astype(np.uint8)
+            if h == 0 or w == 0:
+                continue
+            rows = slice(instance.y0, instance.y0 + h)
+            columns = slice(instance.x0, instance.x0 + w)
+            visible = cv2.compare(instance_labels[rows, columns], index + 1, cv2.CMP_EQ)
+            region = canvas[rows, columns]
+            tint = (*(c * alpha for c in class_color(int(result.class_ids[index]))), 0.0)
+            # region * (1 - alpha) + colour * alpha, written only where the instance is visible.
+            cv2.add(cv2.convertScaleAbs(region, alpha=1.0 - alpha), tint, dst=region,
+                    mask=visible)
     for index in range(len(result)):
         color = class_color(int(result.class_ids[index]))
         x1, y1, x2, y2 = (int(round(v)) for v in result.boxes_xyxy[index])

@@ -14,7 +14,7 @@
 
 
 """
-One frame through the model: preprocess, inference, postprocess, label image and overlay.
+One frame through the model: preprocess, inference, decode, label image and overlay.
 
 No rclpy. The node owns one SegmentationPipeline and calls run() from its worker thread.
 """
@@ -36,7 +36,9 @@ from yolov8_seg_ros.decode import SegmentationResult, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
 
-STAGES = ('convert', 'preprocess', 'inference', 'postprocess', 'publish')
+# Per-frame stages timed in /diagnostics: decode is boxes and masks, render the label image,
+# overlay the BGR conversion and drawing (only while someone subscribes), publish the messages.
+STAGES = ('convert', 'preprocess', 'inference', 'decode', 'render', 'overlay', 'publish')
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class FrameOutputs:
     result: SegmentationResult
     labels: Optional[np.ndarray]  # (H, W) uint8/uint16 label image at the source size
     overlay_bgr: Optional[np.ndarray]  # (H, W, 3) uint8
-    stage_s: dict[str, float]  # seconds spent in preprocess, inference, postprocess
+    stage_s: dict[str, float]  # seconds per stage: preprocess .. overlay (see STAGES)
 
 
 class SegmentationPipeline:
@@ -72,17 +74,22 @@ class SegmentationPipeline:
         if decode.with_masks != with_masks:
             decode = dataclasses.replace(decode, with_masks=with_masks)
         result = self.postprocessor(outputs, frame.transform, decode)
+        decoded = time.perf_counter()
         labels = None
         if config.mask_output == 'instance':
             labels = render_instance_labels(result)
         elif config.mask_output == 'class':
             labels = render_class_labels(result, self.num_classes)
+        rendered = time.perf_counter()
         overlay = None
         if want_overlay:
             overlay = draw_overlay(to_bgr(source.array, source.encoding), result,
-                                   self.class_names)
+                                   self.class_names, instance_labels=(
+                                       labels if config.mask_output == 'instance' else None))
         finished = time.perf_counter()
         return FrameOutputs(result, labels, overlay,
                             {'preprocess': preprocessed - started,
                              'inference': inferred - preprocessed,
-                             'postprocess': finished - inferred})
+                             'decode': decoded - inferred,
+                             'render': rendered - decoded,
+                             'overlay': finished - rendered})

@@ -28,16 +28,10 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from yolov8_seg_ros.encodings import ENCODINGS, SOURCE_ENCODINGS
 from yolov8_seg_ros.transform import ImageTransform
 
 INPUT_FORMATS = ('nv12', 'rgb_nchw')
-# ROS sensor_msgs/image_encodings names; 'yuv422' is UYVY and 'yuv422_yuy2' is YUYV there.
-_THREE_CHANNEL_TO_BGR = {'bgr8': None, 'rgb8': cv2.COLOR_RGB2BGR}
-_FOUR_CHANNEL_TO_BGR = {'bgra8': cv2.COLOR_BGRA2BGR, 'rgba8': cv2.COLOR_RGBA2BGR}
-_YUV422_TO_BGR = {'yuv422': cv2.COLOR_YUV2BGR_UYVY, 'uyvy': cv2.COLOR_YUV2BGR_UYVY,
-                  'yuv422_yuy2': cv2.COLOR_YUV2BGR_YUYV, 'yuyv': cv2.COLOR_YUV2BGR_YUYV}
-SOURCE_ENCODINGS = ('nv12', 'mono8', *_THREE_CHANNEL_TO_BGR, *_FOUR_CHANNEL_TO_BGR,
-                    *_YUV422_TO_BGR)
 _NV12_PAD_UV = 128  # neutral chroma
 
 
@@ -49,6 +43,13 @@ class PreprocessedFrame(NamedTuple):
     """The model input tensor and the transform from the source image to it."""
 
     tensor: np.ndarray
+    transform: ImageTransform
+
+
+class ResizedImage(NamedTuple):
+    """A source image resized to the model input as BGR (calibration samples), and how."""
+
+    bgr: np.ndarray
     transform: ImageTransform
 
 
@@ -87,21 +88,14 @@ def source_size(image: np.ndarray, encoding: str) -> tuple[int, int]:
 
 def to_bgr(image: np.ndarray, encoding: str) -> np.ndarray:
     """Any supported source encoding -> BGR (H, W, 3) uint8."""
-    if encoding == 'bgr8':
-        return image
-    if encoding in _THREE_CHANNEL_TO_BGR:
-        return cv2.cvtColor(image, _THREE_CHANNEL_TO_BGR[encoding])
-    if encoding in _FOUR_CHANNEL_TO_BGR:
-        return cv2.cvtColor(image, _FOUR_CHANNEL_TO_BGR[encoding])
-    if encoding == 'mono8':
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if encoding in _YUV422_TO_BGR:
-        return cv2.cvtColor(image, _YUV422_TO_BGR[encoding])
     if encoding == 'nv12':
         y, uv = nv12_planes(image)
         return cv2.cvtColorTwoPlane(y, uv, cv2.COLOR_YUV2BGR_NV12)
-    raise ImageFormatError(f'unsupported encoding {encoding!r}: expected one of '
-                           f'{SOURCE_ENCODINGS}')
+    if encoding not in ENCODINGS:
+        raise ImageFormatError(f'unsupported encoding {encoding!r}: expected one of '
+                               f'{SOURCE_ENCODINGS}')
+    code = ENCODINGS[encoding].to_bgr
+    return image if code is None else cv2.cvtColor(image, code)
 
 
 class Preprocessor:
@@ -158,11 +152,10 @@ class Preprocessor:
         return PreprocessedFrame(_rgb_to_nchw(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)),
                                  transform)
 
-    def resized_bgr(self, image: np.ndarray, encoding: str) -> PreprocessedFrame:
+    def resized_bgr(self, image: np.ndarray, encoding: str) -> ResizedImage:
         """Return the letterboxed/stretched BGR (H, W, 3) uint8 canvas at the input size."""
         transform = self.transform_for(source_size(image, encoding), encoding)
-        return PreprocessedFrame(self._letterboxed_bgr(to_bgr(image, encoding), transform),
-                                 transform)
+        return ResizedImage(self._letterboxed_bgr(to_bgr(image, encoding), transform), transform)
 
     def _letterboxed_bgr(self, bgr: np.ndarray, transform: ImageTransform) -> np.ndarray:
         width, height = self.input_wh

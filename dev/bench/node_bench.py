@@ -46,7 +46,7 @@ from yolov8_seg_ros.image_conversion import from_image  # noqa: E402
 from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
 from yolov8_seg_ros.parameters import default_values, runtime_config  # noqa: E402
 from yolov8_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
-from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
 
 LAUNCHER = ROOT / 'dev' / 'bench' / 'recorded_outputs_node.py'
 

@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 import shutil
+import sys
 import time
 
-from yolov8_seg_ros.shapes_dataset import write_yolo_dataset
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
+from helpers.shapes_dataset import write_yolo_dataset  # noqa: I100
 
 SETTINGS = {
     'dataset_seed': 20261124,

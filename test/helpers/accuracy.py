@@ -26,7 +26,7 @@ import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
-from yolov8_seg_ros.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
 
 HELD_OUT_SEED = 7  # training used dev/models/train_shapes_model.py's dataset_seed
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from yolov8_seg_ros.shapes_dataset import generate_scene, ShapeScene
+from helpers.shapes_dataset import generate_scene, ShapeScene
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / 'test' / 'fixtures'
