@@ -27,23 +27,26 @@ from __future__ import annotations
 from pathlib import Path
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
-from helpers.bags import IMAGE, image_from_bgr, stamp_of, typestore  # noqa: E402, I100
+from helpers.bags import (HBM, hbm_from_bgr, IMAGE, image_from_bgr,  # noqa: E402, I100
+                          message_class, stamp_of, typestore)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
-from recorded_outputs_node import RecordedOutputsBackend  # noqa: E402
+from recorded_outputs_node import RecordedOutputsBackend, ReplayedHeadsBackend  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from yolov8_seg_ros.backends import create_backend  # noqa: E402
-from yolov8_seg_ros.image_conversion import from_image  # noqa: E402
+from yolov8_seg_ros.image_conversion import from_hbm, from_image  # noqa: E402
 from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
+from yolov8_seg_ros.names import INPUT_TOPICS  # noqa: E402
 from yolov8_seg_ros.parameters import default_values, runtime_config  # noqa: E402
 from yolov8_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
 from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
@@ -51,42 +54,60 @@ from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E4
 LAUNCHER = ROOT / 'dev' / 'bench' / 'recorded_outputs_node.py'
 
 
-def frame_raw(size_wh: tuple[int, int], encoding: str) -> bytes:
-    """One shapes scene as serialized sensor_msgs/Image CDR bytes."""
+def frame_raw(size_wh: tuple[int, int], transport: str, encoding: str) -> bytes:
+    """One shapes scene as serialized CDR bytes: sensor_msgs/Image or TROS HbmMsg1080P."""
     store = typestore()
     scene = generate_scene(np.random.default_rng(11), *size_wh, num_shapes=(5, 5),
                            radius_range=(0.06, 0.1))
+    if transport == 'hbmem':
+        return bytes(store.serialize_cdr(hbm_from_bgr(store, scene.image_bgr, stamp_of(0), 0),
+                                         HBM))
     msg = image_from_bgr(store, scene.image_bgr, encoding, stamp_of(0))
     return bytes(store.serialize_cdr(msg, IMAGE))
 
 
-def inprocess_ms(raw: bytes, runs: int) -> float:
+def inprocess_ms(raw: bytes, transport: str, heads: Optional[Path], runs: int) -> float:
     """Median ms of the same frame through the pipeline in-process (inference replayed)."""
-    backend = RecordedOutputsBackend(create_backend('onnxruntime', str(SHAPES_ONNX)))
-    pipeline = SegmentationPipeline(backend, 'letterbox', list(SHAPE_CLASS_NAMES))
-    msg = deserialize_message(raw, Image)
+    if heads is not None:
+        backend = ReplayedHeadsBackend(str(heads))
+        names = [f'class{k}' for k in range(backend.layout.num_classes)]
+    else:
+        backend = RecordedOutputsBackend(create_backend('onnxruntime', str(SHAPES_ONNX)))
+        names = list(SHAPE_CLASS_NAMES)
+    pipeline = SegmentationPipeline(backend, 'letterbox', names)
+    if transport == 'hbmem':
+        msg = deserialize_message(raw, message_class(HBM))
+        source = lambda: from_hbm(msg)  # noqa: E731
+    else:
+        msg = deserialize_message(raw, Image)
+        source = lambda: from_image(msg)  # noqa: E731
     config = runtime_config(default_values())
     times = []  # the first (recording) run is among the 5 discarded
     for _ in range(runs + 5):
         start = time.perf_counter()
-        result = pipeline.run(from_image(msg), config, False)
+        result = pipeline.run(source(), config, False)
         detections_msg(result.result, Header(), pipeline.class_names)
         label_image_msg(result.labels, Header())
         times.append((time.perf_counter() - start) * 1000.0)
     return float(np.median(times[5:]))
 
 
-def measure(size_wh: tuple[int, int], encoding: str, runs: int) -> dict[str, float]:
+def measure(size_wh: tuple[int, int], encoding: str, runs: int, transport: str = 'raw',
+            heads: Optional[Path] = None) -> dict[str, float]:
     """Closed-loop latency percentiles and the free-running output rate for one frame kind."""
-    raw = frame_raw(size_wh, encoding)
-    node = NodeProcess(f'/bench_{encoding}_{size_wh[1]}',
-                       {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
-                        'image_reliability': 'reliable', 'log_summary_period': 0.0,
-                        'diagnostics_period': 0.5},
-                       executable=[sys.executable, str(LAUNCHER)])
+    raw = frame_raw(size_wh, transport, encoding)
+    parameters = {'model_path': str(SHAPES_ONNX), 'input_transport': transport,
+                  'image_reliability': 'reliable', 'log_summary_period': 0.0,
+                  'diagnostics_period': 0.5}
+    if heads is None:
+        parameters['class_names_file'] = str(SHAPES_NAMES)
+    name = f'bench_{transport}_{encoding}_{size_wh[1]}{"_heads" if heads else ""}'
+    node = NodeProcess(f'/{name}', parameters, executable=[sys.executable, str(LAUNCHER)],
+                       extra_env={'YOLOV8_SEG_BENCH_HEADS': str(heads) if heads else ''})
+    input_type = HBM if transport == 'hbmem' else IMAGE
     try:
-        with ros_graph(f'bench_{encoding}_client') as graph:
-            client = NodeClient(graph, node, 'image_raw', IMAGE, depth=2)
+        with ros_graph(f'{name}_client') as graph:
+            client = NodeClient(graph, node, INPUT_TOPICS[transport], input_type, depth=2)
             client.wait_ready()
             latencies = []
             for _ in range(runs + 5):
@@ -114,18 +135,31 @@ def measure(size_wh: tuple[int, int], encoding: str, runs: int) -> dict[str, flo
         node.close()
     return {'p50': float(np.percentile(latencies, 50)) - inference_ms,
             'p95': float(np.percentile(latencies, 95)) - inference_ms,
-            'fps': received / elapsed, 'inprocess': inprocess_ms(raw, runs)}
+            'fps': received / elapsed, 'inprocess': inprocess_ms(raw, transport, heads, runs)}
 
 
-def bench_node(results: dict[str, float], runs: int) -> None:
-    """Add the node metrics to results."""
+def bench_node(results: dict[str, float], runs: int, large_heads: Optional[Path] = None) -> None:
+    """Add the node metrics to results; large_heads: saved n10_large heads for the large case."""
     hd = measure((1920, 1080), 'nv12', runs)
     results['node_overhead_ms_p50_1080p_nv12'] = hd['p50']
     results['node_overhead_ms_p95_1080p_nv12'] = hd['p95']
     results['node_max_fps_1080p_nv12'] = hd['fps']
     results['baseline_inprocess_pipeline_ms_1080p_nv12'] = hd['inprocess']
     results['node_overhead_vs_inprocess_ratio_1080p_nv12'] = hd['p50'] / hd['inprocess']
+    if large_heads is not None:
+        large = measure((1920, 1080), 'nv12', runs, heads=large_heads)
+        results['node_overhead_ms_p50_1080p_nv12_large'] = large['p50']
+        results['node_overhead_ms_p95_1080p_nv12_large'] = large['p95']
+        results['baseline_inprocess_pipeline_ms_1080p_nv12_large'] = large['inprocess']
     vga = measure((640, 480), 'bgr8', runs)
     results['node_overhead_ms_p50_640x480_bgr8'] = vga['p50']
     results['baseline_inprocess_pipeline_ms_640x480_bgr8'] = vga['inprocess']
     results['node_overhead_vs_inprocess_ratio_640x480_bgr8'] = vga['p50'] / vga['inprocess']
+    # The board's camera size through both transports: HbmMsg1080P always carries 6.2 MB.
+    hbmem = measure((960, 544), 'nv12', runs, transport='hbmem')
+    raw = measure((960, 544), 'nv12', runs, transport='raw')
+    results['node_overhead_ms_p50_hbmem_960x544'] = hbmem['p50']
+    results['node_overhead_ms_p50_raw_nv12_960x544'] = raw['p50']
+    results['node_max_fps_hbmem_960x544'] = hbmem['fps']
+    results['node_max_fps_raw_nv12_960x544'] = raw['fps']
+    results['hbmem_vs_raw_nv12_overhead_ratio_960x544'] = hbmem['p50'] / raw['p50']

@@ -16,33 +16,36 @@
 """
 Run the yolov8_seg node with a backend that returns recorded raw outputs instantly.
 
-This measures the node's own cost (conversion, preprocess, postprocess, messages, DDS).
+This measures the node's own cost (conversion, preprocess, decode, render, messages, DDS).
 
-The backend runs the real model once, on the first frame, and returns those outputs for every
-later frame (the bench sends the same image each time). The real backend's own warm-up at load
-does not go through it. Arguments are the node's ROS arguments.
+By default the backend runs the real model once, on the first frame, and returns those outputs
+for every later frame (the bench sends the same image each time); the real backend's own
+warm-up at load does not go through it. With YOLOV8_SEG_BENCH_HEADS=file.npz it returns the
+heads saved there instead (the bench's crafted COCO-shaped heads, large objects included).
+Arguments are the node's ROS arguments.
 """
 
+import os
+from pathlib import Path
 import sys
 from typing import Optional
 
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
+from helpers.wrapped_backend import WrappedBackend  # noqa: I100
 from yolov8_seg_ros.backends import Backend, create_backend
+from yolov8_seg_ros.layout import RawOutput, resolve_layout
 from yolov8_seg_ros.node import main
-from yolov8_seg_ros.layout import RawOutput
 
 
-class RecordedOutputsBackend:
+class RecordedOutputsBackend(WrappedBackend):
     """Wraps a real backend: the first frame is inferred, later frames replay its outputs."""
 
     name = 'recorded_outputs'
 
     def __init__(self, real: Backend) -> None:
-        self._real = real
-        self.model_path = real.model_path
-        self.input_wh = real.input_wh
-        self.input_format = real.input_format
-        self.warnings = real.warnings
-        self.layout = real.layout
+        super().__init__(real)
         self._recorded: Optional[list[RawOutput]] = None
 
     def infer(self, tensor) -> list[RawOutput]:
@@ -52,10 +55,41 @@ class RecordedOutputsBackend:
         return self._recorded
 
 
-def recorded_factory(name: str, model_path: str, **kwargs) -> Backend:
+def save_heads(path: Path, outputs: list[RawOutput]) -> None:
+    """Write raw outputs (data and per-channel scales) for ReplayedHeadsBackend."""
+    arrays = {f'data{i}': o.data for i, o in enumerate(outputs)}
+    arrays.update({f'scale{i}': o.scale for i, o in enumerate(outputs) if o.scale is not None})
+    np.savez(path, **arrays)
+
+
+class ReplayedHeadsBackend:
+    """Returns heads saved by save_heads for every frame; an RGB model of their input size."""
+
+    name = 'replayed_heads'
+
+    def __init__(self, path: str) -> None:
+        with np.load(path) as saved:
+            self._outputs = [RawOutput(saved[f'data{i}'], saved.get(f'scale{i}'))
+                             for i in range(10)]
+        self.layout = resolve_layout([o.data.shape for o in self._outputs],
+                                     [o.scale is not None for o in self._outputs])
+        self.model_path = path
+        self.input_wh = (self.layout.input_hw[1], self.layout.input_hw[0])
+        self.input_format = 'rgb_nchw'
+        self.warnings = ()
+
+    def infer(self, tensor) -> list[RawOutput]:
+        """Return the saved heads."""
+        return self._outputs
+
+
+def bench_factory(name: str, model_path: str, **kwargs) -> Backend:
     """Backend factory for yolov8_seg_ros.node.main."""
+    heads = os.environ.get('YOLOV8_SEG_BENCH_HEADS')
+    if heads:
+        return ReplayedHeadsBackend(heads)
     return RecordedOutputsBackend(create_backend(name, model_path, **kwargs))
 
 
 if __name__ == '__main__':
-    raise SystemExit(main(sys.argv, backend_factory=recorded_factory))
+    raise SystemExit(main(sys.argv, backend_factory=bench_factory))

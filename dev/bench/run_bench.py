@@ -174,8 +174,18 @@ def bench_inference(results: dict[str, float], runs: int) -> None:
                                                        max(10, runs // 5), warmup=2)
 
 
+def bench_node_stage(results: dict[str, float], runs: int) -> None:
+    """The node bench, with the postprocess bench's large-object heads saved for it to replay."""
+    from recorded_outputs_node import save_heads
+    size, _, count, fraction = POSTPROCESS_CASES['1080p_n10_large']
+    heads = ROOT / 'build' / 'bench' / 'heads_1080p_n10_large.npz'
+    heads.parent.mkdir(parents=True, exist_ok=True)
+    save_heads(heads, crafted_outputs(count, fraction, size))
+    bench_node(results, runs, heads)
+
+
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
-          'inference': bench_inference, 'node': bench_node}
+          'inference': bench_inference, 'node': bench_node_stage}
 
 
 def main() -> None:

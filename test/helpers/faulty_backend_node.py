@@ -22,9 +22,12 @@ dead worker). Arguments are the node's ROS arguments.
 """
 
 import os
+from pathlib import Path
 import sys
 import threading
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers.wrapped_backend import WrappedBackend  # noqa: I100
 from yolov8_seg_ros.backends import Backend, create_backend
 from yolov8_seg_ros.node import main
 
@@ -33,22 +36,17 @@ class WorkerKilled(BaseException):
     """Escapes the worker's error handling, as an interpreter-level failure would."""
 
 
-class FaultyBackend:
+class FaultyBackend(WrappedBackend):
     """Wraps a real backend; after `after` frames it hangs or raises WorkerKilled."""
 
     name = 'faulty'
 
     def __init__(self, real: Backend, fault: str) -> None:
+        super().__init__(real)
         mode, _, after = fault.partition(':')
-        self._real = real
         self._mode = mode
         self._after = int(after or 0)
         self._frames = 0
-        self.model_path = real.model_path
-        self.input_wh = real.input_wh
-        self.input_format = real.input_format
-        self.warnings = real.warnings
-        self.layout = real.layout
 
     def infer(self, tensor):
         """Infer with the real backend until the fault's frame."""
