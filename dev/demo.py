@@ -39,8 +39,8 @@ from helpers.bags import (BagMessage, COMPRESSED, image_array, image_from_bgr,  
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import LaunchProcess, NodeClient, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
 from helpers.shapes_dataset import generate_scene  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
 
 BAG = ROOT / 'demo' / 'shapes_demo_bag'
 OUT = ROOT / 'demo_out'

@@ -21,6 +21,7 @@ import time
 import cv2
 from helpers.geometry import box_iou
 from helpers.models import SHAPES_ONNX, single_output_onnx
+from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import BackendError, create_backend, resolve_backend_name
@@ -28,7 +29,6 @@ from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILAB
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
-from helpers.shapes_dataset import generate_scene
 
 
 def scene_nv12(seed=5):

@@ -21,12 +21,12 @@ import subprocess
 import cv2
 from helpers import pip_only
 from helpers.models import SHAPES_PT
+from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
 import yaml
 from yolov8_seg_ros.calibration import main as calib_main
 from yolov8_seg_ros.export import main as export_main
-from helpers.shapes_dataset import generate_scene
 
 SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
 

@@ -19,14 +19,15 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 from std_msgs.msg import Header
-from yolov8_seg_ros.messages import detections_msg, diagnostics_msg, label_image_msg
 from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
+from yolov8_seg_ros.messages import detections_msg, diagnostics_msg, label_image_msg
 from yolov8_seg_ros.render import render_instance_labels
 from yolov8_seg_ros.runtime import PipelineStats
 
 
 def test_detections_and_label_messages_share_ids():
-    masks = (InstanceMask(1, 1, np.ones((2, 3), bool)), InstanceMask(4, 0, np.ones((1, 2), bool)))
+    masks = (InstanceMask(1, 1, np.full((2, 3), 255, np.uint8)),
+             InstanceMask(4, 0, np.full((1, 2), 255, np.uint8)))
     result = SegmentationResult(np.array([[1, 1, 4, 3], [4, 0, 6, 1]], np.float32),
                                 np.array([0.9, 0.5], np.float32), np.array([2, 0], np.int32),
                                 masks, (8, 6))

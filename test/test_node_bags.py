@@ -25,13 +25,14 @@ from __future__ import annotations
 from pathlib import Path
 import signal
 
-from helpers.geometry import box_iou
 from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_array,
                           image_from_bgr, read_bag, stamp_from, stamp_of, typestore, write_bag)
 from helpers.fake_runtime import FAKES
+from helpers.geometry import box_iou
 from helpers.models import SHAPES_ONNX, ultralytics_asset
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
@@ -39,7 +40,6 @@ from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
-from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES)}
 TOPICS = {'raw': ('image_raw', IMAGE), 'compressed': ('image', COMPRESSED),

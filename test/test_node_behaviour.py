@@ -30,13 +30,13 @@ from helpers.fake_runtime import FAKES
 from helpers.models import SHAPES_ONNX, single_output_onnx
 from helpers.node_process import LATCHED, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
+from helpers.shapes_dataset import SHAPE_CLASS_NAMES
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 from test_node_bags import same_header, scenes, write_scene_bag
 from vision_msgs.msg import LabelInfo
 from yolov8_seg_ros.parameters import SPECS
-from helpers.shapes_dataset import SHAPE_CLASS_NAMES
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
                  'image_reliability': 'reliable'}

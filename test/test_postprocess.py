@@ -35,7 +35,7 @@ def decode(outputs, transform, **config):
 
 def reference_logits(transform, plane):
     """
-    Exact float64 bilinear logit of a proto-resolution plane at every source pixel centre.
+    Return the exact float64 bilinear logit of a proto-resolution plane at every pixel centre.
 
     An independent reference for the mask upsampling: positions clamp to the proto plane.
     """
@@ -53,7 +53,7 @@ def reference_logits(transform, plane):
 
 
 def in_box(transform, box_src):
-    """Pixels whose index lies in the box, as ultralytics' crop_mask."""
+    """Select the pixels whose index lies in the box, as ultralytics' crop_mask."""
     w, h = transform.source_wh
     cols = (np.arange(w) >= box_src[0]) & (np.arange(w) < box_src[2])
     rows = (np.arange(h) >= box_src[1]) & (np.arange(h) < box_src[3])
@@ -61,14 +61,14 @@ def in_box(transform, box_src):
 
 
 def rect_plane(rect, proto_hw=(160, 160)):
-    """The crafted heads' mask logits: +4 inside the proto rectangle, -4 outside."""
+    """Return the crafted heads' mask logits: +4 inside the proto rectangle, -4 outside."""
     plane = np.full(proto_hw, -4.0)
     plane[rect[1]:rect[3], rect[0]:rect[2]] = 4.0
     return plane
 
 
 def expected_mask(transform, rect, box_src, proto_hw=(160, 160)):
-    """Reference mask of a crafted +4/-4 rectangle: logit > 0 and the pixel in the box."""
+    """Return the reference mask of a crafted +4/-4 rectangle: logit > 0 and in the box."""
     logits = reference_logits(transform, rect_plane(rect, proto_hw))
     return (logits > 0) & in_box(transform, box_src)
 

@@ -28,9 +28,8 @@ import sys
 import numpy as np
 
 
-
 def _unused(buffers: list[np.ndarray], index: int) -> bool:
-    """True when only the pool's list refers to buffers[index] (plus getrefcount's argument)."""
+    """Tell whether only the pool's list refers to buffers[index] (and getrefcount's argument)."""
     return sys.getrefcount(buffers[index]) == 2
 
 
@@ -42,7 +41,7 @@ class BufferPool:
         self._buffers: list[np.ndarray] = []
 
     def take(self, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray:
-        """An uninitialised C-contiguous array of shape and dtype, reusing a free buffer."""
+        """Return an uninitialised C-contiguous array of shape and dtype, reusing a free buffer."""
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         buffers = self._buffers
         unused = [i for i in range(len(buffers)) if _unused(buffers, i)]

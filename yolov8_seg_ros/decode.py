@@ -75,7 +75,7 @@ class InstanceMask:
 
     @property
     def area(self) -> int:
-        """Number of pixels inside the mask."""
+        """Count the pixels inside the mask."""
         return cv2.countNonZero(self.mask) if self.mask.size else 0
 
     def full(self, image_wh: tuple[int, int]) -> np.ndarray:

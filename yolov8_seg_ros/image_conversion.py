@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, Optional
 import cv2
 import numpy as np
 
-from yolov8_seg_ros.encodings import ENCODINGS, SOURCE_ENCODINGS
+from yolov8_seg_ros.image_encodings import ENCODINGS, SOURCE_ENCODINGS
 from yolov8_seg_ros.preprocess import ImageFormatError
 
 DEFAULT_MAX_PIXELS = 8192 * 8192

@@ -29,8 +29,8 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import yaml
 
 from yolov8_seg_ros.backends import BACKEND_NAMES
-from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
 from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig
+from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
 from yolov8_seg_ros.transform import RESIZE_MODES
 
 RELIABILITIES = ('best_effort', 'reliable')
@@ -59,10 +59,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               '(ONNX Runtime), with the split-head YOLOv8-seg outputs', read_only=True),
     ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file extension',
               read_only=True, choices=BACKEND_NAMES),
-    ParamSpec('input_transport', 'raw', f"raw: sensor_msgs/Image on {INPUT_TOPICS['raw']}; "
-              "compressed: sensor_msgs/CompressedImage (jpeg, png) on "
-              f"{INPUT_TOPICS['compressed']}; hbmem: TROS hbm_img_msgs/HbmMsg1080P on "
-              f"{INPUT_TOPICS['hbmem']}", read_only=True, choices=INPUT_TRANSPORTS),
+    ParamSpec('input_transport', 'raw', 'raw: sensor_msgs/Image on {raw}; compressed: '
+              'sensor_msgs/CompressedImage (jpeg, png) on {compressed}; hbmem: TROS '
+              'hbm_img_msgs/HbmMsg1080P on {hbmem}'.format(**INPUT_TOPICS), read_only=True,
+              choices=INPUT_TRANSPORTS),
     ParamSpec('image_reliability', 'best_effort', 'Reliability of the image subscription; '
               'best_effort also receives reliable publishers', read_only=True,
               choices=RELIABILITIES),

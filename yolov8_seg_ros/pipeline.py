@@ -29,10 +29,10 @@ from typing import Optional
 import numpy as np
 
 from yolov8_seg_ros.backends import Backend
+from yolov8_seg_ros.decode import SegmentationResult, SegPostprocessor
 from yolov8_seg_ros.image_conversion import SourceImage
 from yolov8_seg_ros.overlay import draw_overlay
 from yolov8_seg_ros.parameters import RuntimeConfig
-from yolov8_seg_ros.decode import SegmentationResult, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
 

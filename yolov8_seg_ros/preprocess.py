@@ -28,7 +28,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from yolov8_seg_ros.encodings import ENCODINGS, SOURCE_ENCODINGS
+from yolov8_seg_ros.image_encodings import ENCODINGS, SOURCE_ENCODINGS
 from yolov8_seg_ros.transform import ImageTransform
 
 INPUT_FORMATS = ('nv12', 'rgb_nchw')

@@ -39,6 +39,7 @@ from helpers.bags import (HBM, hbm_from_bgr, IMAGE, image_from_bgr,  # noqa: E40
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
 from recorded_outputs_node import RecordedOutputsBackend, ReplayedHeadsBackend  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
@@ -49,7 +50,6 @@ from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E40
 from yolov8_seg_ros.names import INPUT_TOPICS  # noqa: E402
 from yolov8_seg_ros.parameters import default_values, runtime_config  # noqa: E402
 from yolov8_seg_ros.pipeline import SegmentationPipeline  # noqa: E402
-from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
 
 LAUNCHER = ROOT / 'dev' / 'bench' / 'recorded_outputs_node.py'
 

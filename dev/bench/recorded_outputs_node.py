@@ -33,10 +33,10 @@ from typing import Optional
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
-from helpers.wrapped_backend import WrappedBackend  # noqa: I100
-from yolov8_seg_ros.backends import Backend, create_backend
-from yolov8_seg_ros.layout import RawOutput, resolve_layout
-from yolov8_seg_ros.node import main
+from helpers.wrapped_backend import WrappedBackend  # noqa: E402, I100
+from yolov8_seg_ros.backends import Backend, create_backend  # noqa: E402
+from yolov8_seg_ros.layout import RawOutput, resolve_layout  # noqa: E402
+from yolov8_seg_ros.node import main  # noqa: E402
 
 
 class RecordedOutputsBackend(WrappedBackend):

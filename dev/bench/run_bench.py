@@ -175,7 +175,7 @@ def bench_inference(results: dict[str, float], runs: int) -> None:
 
 
 def bench_node_stage(results: dict[str, float], runs: int) -> None:
-    """The node bench, with the postprocess bench's large-object heads saved for it to replay."""
+    """Run the node bench, with the postprocess bench's large-object heads saved to replay."""
     from recorded_outputs_node import save_heads
     size, _, count, fraction = POSTPROCESS_CASES['1080p_n10_large']
     heads = ROOT / 'build' / 'bench' / 'heads_1080p_n10_large.npz'

@@ -30,7 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'test'))
-from helpers.shapes_dataset import write_yolo_dataset  # noqa: I100
+from helpers.shapes_dataset import write_yolo_dataset  # noqa: E402, I100
 
 SETTINGS = {
     'dataset_seed': 20261124,

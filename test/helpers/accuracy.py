@@ -21,12 +21,12 @@ import io
 from typing import NamedTuple
 
 from helpers import pip_only
+from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
-from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES
 
 HELD_OUT_SEED = 7  # training used dev/models/train_shapes_model.py's dataset_seed
 

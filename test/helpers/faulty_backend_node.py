@@ -27,9 +27,9 @@ import sys
 import threading
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from helpers.wrapped_backend import WrappedBackend  # noqa: I100
-from yolov8_seg_ros.backends import Backend, create_backend
-from yolov8_seg_ros.node import main
+from helpers.wrapped_backend import WrappedBackend  # noqa: E402, I100
+from yolov8_seg_ros.backends import Backend, create_backend  # noqa: E402
+from yolov8_seg_ros.node import main  # noqa: E402
 
 
 class WorkerKilled(BaseException):

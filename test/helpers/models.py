@@ -21,8 +21,8 @@ import os
 from pathlib import Path
 
 import cv2
-import numpy as np
 from helpers.shapes_dataset import generate_scene, ShapeScene
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / 'test' / 'fixtures'
