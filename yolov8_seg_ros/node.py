@@ -315,7 +315,8 @@ class SegmentationNode(Node):
         """Return why the node cannot go on (dead or stalled worker), or None while healthy."""
         if not self._worker.is_alive() and not self._slot.closed:
             return 'the worker thread has stopped; no frame can be processed'
-        stalled_s = self._stats.snapshot().stalled_s
+        # Called ten times a second: the stall clock only, not a snapshot with percentiles.
+        stalled_s = self._stats.stalled_s()
         if stalled_s > self._stall_timeout_s:
             return (f'no frame finished for {stalled_s:.1f} s while frames wait (worker '
                     f'stuck; worker_stall_timeout {self._stall_timeout_s:g} s)')

@@ -167,6 +167,14 @@ class PipelineStats:
                 self._latency[stage].append(seconds)
             self._latency['total'].append(total_s)
 
+    def stalled_s(self) -> float:
+        """Seconds a received frame has waited with no frame finished; 0 when none waits."""
+        with self._lock:
+            return self._stalled_s(self._clock())
+
+    def _stalled_s(self, now: float) -> float:
+        return 0.0 if self._waiting_since is None else now - self._waiting_since
+
     def snapshot(self) -> StatsSnapshot:
         """Return a consistent copy of the counters, rates and percentiles."""
         with self._lock:
@@ -183,10 +191,9 @@ class PipelineStats:
                 if values.size:
                     p50, p95 = np.percentile(values, (50, 95))
                     latency[stage] = StageLatency(float(p50), float(p95), float(values.max()))
-            stalled_s = 0.0 if self._waiting_since is None else now - self._waiting_since
             return StatsSnapshot(self.received, self.processed, self.dropped, self.bad,
                                  self.failed, self.overlays, rates[0], rates[1], latency,
-                                 stalled_s)
+                                 self._stalled_s(now))
 
 
 class KindThrottle:
