@@ -48,14 +48,14 @@ class _Axis:
     def __init__(self, pad: int, resized: int, size: int, scale: float) -> None:
         step = scale / PROTO_STRIDE
         offset = pad / PROTO_STRIDE
-        self.content_start = int(math.floor(offset))
-        content_end = max(int(math.ceil((pad + resized) / PROTO_STRIDE)), self.content_start + 1)
+        content_start = int(math.floor(offset))
+        content_end = max(int(math.ceil((pad + resized) / PROTO_STRIDE)), content_start + 1)
         positions = offset + (np.arange(size, dtype=np.float64) + 0.5) * step - 0.5
-        positions = np.clip(positions, self.content_start, content_end - 1)
+        positions = np.clip(positions, content_start, content_end - 1)
         self.content_end = content_end
         # Left tap and weight of the right tap; the last content pixel pairs with itself.
         self.left = np.minimum(np.floor(positions).astype(np.int64),
-                               max(content_end - 2, self.content_start))
+                               max(content_end - 2, content_start))
         self.weight = positions - self.left
         # A whole number of source pixels per proto pixel, proto edges on source pixel edges:
         # proto pixel p then starts at source pixel (p - offset) * factor.
@@ -119,28 +119,24 @@ class MaskSampler:
     def upsample(self, logits: np.ndarray, crop: tuple[int, int, int, int],
                  box: tuple[int, int, int, int]) -> np.ndarray:
         """float32 logits at the box's pixel centres (a view into a buffer reused per call)."""
-        upsampled, (row, col) = self._upsample(logits, crop, box)
-        u0, v0, u1, v1 = box
-        return upsampled[row:row + v1 - v0, col:col + u1 - u0]
-
-    def _upsample(self, logits: np.ndarray, crop: tuple[int, int, int, int],
-                  box: tuple[int, int, int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-        """Upsampled logits covering the box, and the box's (row, column) offset in them."""
         x0, y0, x1, y1 = crop
         u0, v0, u1, v1 = box
         x, y = self.x, self.y
         if x.factor and y.factor:
             big = self._resize(logits, (x1 - x0) * x.factor, (y1 - y0) * y.factor)
-            return big, (y.resize_offset(v0, y0), x.resize_offset(u0, x0))
+            row, col = y.resize_offset(v0, y0), x.resize_offset(u0, x0)
+            return big[row:row + v1 - v0, col:col + u1 - u0]
         if y.factor:  # x by weights at proto rows, then y by cv2.resize
-            columns = logits @ x.weights(u0, u1, x0, x1).T
-            return self._resize(columns, u1 - u0, (y1 - y0) * y.factor), (
-                y.resize_offset(v0, y0), 0)
+            big = self._resize(logits @ x.weights(u0, u1, x0, x1).T, u1 - u0,
+                               (y1 - y0) * y.factor)
+            row = y.resize_offset(v0, y0)
+            return big[row:row + v1 - v0]
         row_weights = y.weights(v0, v1, y0, y1)
         if x.factor:  # y by weights at proto columns, then x by cv2.resize
             big = self._resize(row_weights @ logits, (x1 - x0) * x.factor, v1 - v0)
-            return big, (0, x.resize_offset(u0, x0))
-        return self._rows_times(row_weights, logits @ x.weights(u0, u1, x0, x1).T), (0, 0)
+            col = x.resize_offset(u0, x0)
+            return big[:, col:col + u1 - u0]
+        return self._rows_times(row_weights, logits @ x.weights(u0, u1, x0, x1).T)
 
     def _take_buffer(self, height: int, width: int) -> np.ndarray:
         size = height * width

@@ -49,8 +49,10 @@ def _render(result: SegmentationResult, values: np.ndarray, dtype: type,
     width, height = result.image_wh
     labels = np.full((height, width), background, dtype=dtype)
     # Masked writes go through OpenCV: NumPy's boolean indexing is ten times slower here.
-    # value_plane is what the masked copy takes its value from, one fill per instance.
-    value_plane = np.empty_like(labels)
+    # value_plane is what the masked copy takes its value from, one fill per instance; it is
+    # as large as the largest mask, not the frame.
+    shapes = [instance.mask.shape for instance in result.masks] or [(0, 0)]
+    value_plane = np.empty((max(h for h, _ in shapes), max(w for _, w in shapes)), dtype=dtype)
     # Detections are sorted by descending score: paint the lowest first so the best wins.
     for index in range(len(result.masks) - 1, -1, -1):
         instance = result.masks[index]

@@ -28,7 +28,7 @@ from pathlib import Path
 import statistics
 import sys
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -57,16 +57,17 @@ def median_ms(function: Callable[[], object], runs: int, warmup: int = 5) -> flo
 
 
 def crafted_outputs(count: int, frame_fraction: tuple[float, float] = (0.0, 0.0),
-                    source_wh: tuple[int, int] = (1920, 1080), seed: int = 0):
+                    transform: Optional[ImageTransform] = None, seed: int = 0):
     """
     COCO-shaped (640x640, nc 80) heads with count forced detections and smooth, blob-like masks.
 
-    frame_fraction: each box covers a random part of the letterboxed frame in this range;
-    (0, 0) keeps the moderate boxes of 40-200 model pixels. Boxes overlap freely but no two
-    share a stride-32 cell, and distinct classes keep class-aware NMS from merging them.
+    frame_fraction: each box covers a random part of the image content (of transform, default
+    1080p letterboxed) in this range; (0, 0) keeps the moderate boxes of 40-200 model pixels.
+    Boxes overlap freely but no two share a stride-32 cell, and distinct classes keep
+    class-aware NMS from merging them.
     """
     rng = np.random.default_rng(seed)
-    transform = ImageTransform.letterbox(source_wh, (640, 640))
+    transform = transform or ImageTransform.letterbox((1920, 1080), (640, 640))
     (pad_x, pad_y), (content_w, content_h) = transform.pad_xy, transform.resized_wh
     classes = rng.permutation(80)
     objects: list[Planted] = []
@@ -117,8 +118,8 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
     config = DecodeConfig(conf_threshold=0.25, iou_threshold=0.7, max_det=300)
     no_masks = dataclasses.replace(config, with_masks=False)
     for name, (size, mode, count, fraction) in POSTPROCESS_CASES.items():
-        outputs = crafted_outputs(count, fraction, size if mode == 'letterbox' else (640, 640))
         transform = ImageTransform.create(mode, size, (640, 640))
+        outputs = crafted_outputs(count, fraction, transform)
         decoder = SegPostprocessor.for_outputs(outputs)
         result = decoder(outputs, transform, config)
         assert len(result) == count, (name, len(result))
@@ -177,10 +178,11 @@ def bench_inference(results: dict[str, float], runs: int) -> None:
 def bench_node_stage(results: dict[str, float], runs: int) -> None:
     """Run the node bench, with the postprocess bench's large-object heads saved to replay."""
     from recorded_outputs_node import save_heads
-    size, _, count, fraction = POSTPROCESS_CASES['1080p_n10_large']
+    size, mode, count, fraction = POSTPROCESS_CASES['1080p_n10_large']
     heads = ROOT / 'build' / 'bench' / 'heads_1080p_n10_large.npz'
     heads.parent.mkdir(parents=True, exist_ok=True)
-    save_heads(heads, crafted_outputs(count, fraction, size))
+    save_heads(heads, crafted_outputs(count, fraction,
+                                      ImageTransform.create(mode, size, (640, 640))))
     bench_node(results, runs, heads)
 
 
