@@ -127,11 +127,11 @@ def compressed_kind(data: np.ndarray) -> str:
 
 def compressed_size(data: np.ndarray, kind: str) -> tuple[int, int]:
     """(width, height) from a JPEG or PNG header, without decoding; raises ImageFormatError."""
-    raw = data.tobytes() if kind == 'png' else data
     if kind == 'png':
-        if len(raw) < 24 or raw[12:16] != b'IHDR':
-            raise ImageFormatError(f'png data of {len(raw)} bytes: no IHDR header')
-        return int.from_bytes(raw[16:20], 'big'), int.from_bytes(raw[20:24], 'big')
+        header = data[:24].tobytes()  # the signature and the IHDR chunk, not the whole image
+        if len(header) < 24 or header[12:16] != b'IHDR':
+            raise ImageFormatError(f'png data of {data.size} bytes: no IHDR header')
+        return int.from_bytes(header[16:20], 'big'), int.from_bytes(header[20:24], 'big')
     return _jpeg_size(data)
 
 
