@@ -61,7 +61,33 @@ def pyeasy_dnn():
 
 
 @pytest.fixture(scope='module')
-def fake_bin(pyeasy_dnn, tmp_path_factory):
-    """Write a fake .bin of the trained shapes model, as the fake runtime loads it."""
+def hbm_runtime():
+    """Yield the test-only hbm_runtime fake (test/fakes), imported for one test module."""
+    from helpers.fake_runtime import fake_hbm_runtime
+    with fake_hbm_runtime() as module:
+        yield module
+
+
+@pytest.fixture(scope='module')
+def bpu_backends(pyeasy_dnn, hbm_runtime):
+    """Backend constructors by runtime name, each bound to its fake module."""
+    from yolov8_seg_ros.backends.hbm_runtime_backend import HbmRuntimeBackend
+    from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
+    return {'hobot_dnn': lambda path: HobotDnnBackend(str(path), pyeasy_dnn),
+            'hbm_runtime': lambda path: HbmRuntimeBackend(str(path), hbm_runtime)}
+
+
+@pytest.fixture(scope='session')
+def fake_bins(tmp_path_factory):
+    """Fake .bin files of the trained shapes model, one per output layout ('int32', 'float32')."""
+    from helpers.fake_runtime import LAYOUTS, write_fake_bin
     from helpers.models import SHAPES_ONNX
-    return pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path_factory.mktemp('bin') / 'shapes.bin')
+    folder = tmp_path_factory.mktemp('bin')
+    return {layout: write_fake_bin(SHAPES_ONNX, folder / f'shapes_{layout}.bin', layout)
+            for layout in LAYOUTS}
+
+
+@pytest.fixture(scope='session')
+def fake_bin(fake_bins):
+    """Return the fake .bin in the seed's int32-with-scales layout."""
+    return fake_bins['int32']

@@ -12,11 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Both backends: ONNX Runtime for real, hobot_dnn through the faithful pyeasy_dnn fake."""
+"""The backends: ONNX Runtime for real, the two BPU runtimes through their faithful fakes."""
 
-
-import threading
-import time
 
 import cv2
 from helpers.geometry import box_iou
@@ -24,8 +21,10 @@ from helpers.models import SHAPES_ONNX, single_output_onnx
 from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
-from yolov8_seg_ros.backends import BackendError, create_backend, resolve_backend_name
-from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILABLE
+from yolov8_seg_ros.backends import BackendError, candidate_backends, create_backend, \
+    NO_BPU_RUNTIME
+from yolov8_seg_ros.backends.base import quantized_output, RuntimeUnavailableError
+from yolov8_seg_ros.backends.hobot_dnn_backend import UNAVAILABLE
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
@@ -37,13 +36,14 @@ def scene_nv12(seed=5):
 
 
 def test_auto_backend_by_extension():
-    assert resolve_backend_name('auto', 'm.bin') == 'hobot_dnn'
-    assert resolve_backend_name('auto', 'm.ONNX') == 'onnxruntime'
-    assert resolve_backend_name('onnxruntime', 'm.bin') == 'onnxruntime'
+    assert candidate_backends('auto', 'm.bin') == ('hbm_runtime', 'hobot_dnn')
+    assert candidate_backends('auto', 'm.ONNX') == ('onnxruntime',)
+    assert candidate_backends('onnxruntime', 'm.bin') == ('onnxruntime',)
+    assert candidate_backends('hobot_dnn', 'm.bin') == ('hobot_dnn',)
     with pytest.raises(BackendError, match=r"extension '\.tflite'"):
-        resolve_backend_name('auto', 'm.tflite')
+        candidate_backends('auto', 'm.tflite')
     with pytest.raises(BackendError, match='expected one of'):
-        resolve_backend_name('tensorrt', 'm.onnx')
+        candidate_backends('tensorrt', 'm.onnx')
 
 
 def test_missing_model_file():
@@ -51,12 +51,41 @@ def test_missing_model_file():
         create_backend('auto', '/nonexistent/model.onnx')
 
 
-def test_hobot_dnn_without_the_runtime_fails_with_one_clear_sentence(tmp_path):
+def test_a_bin_without_a_bpu_runtime_fails_with_one_clear_sentence(tmp_path):
     model = tmp_path / 'model.bin'
     model.write_bytes(b'\0')
-    with pytest.raises(BackendError) as error:
+    with pytest.raises(RuntimeUnavailableError) as error:
         create_backend('auto', str(model))
+    assert str(error.value) == NO_BPU_RUNTIME
+    with pytest.raises(RuntimeUnavailableError) as error:
+        create_backend('hobot_dnn', str(model))
     assert str(error.value) == UNAVAILABLE
+    with pytest.raises(RuntimeUnavailableError, match=r'RDK OS 3\.5\.0'):
+        create_backend('hbm_runtime', str(model))
+
+
+@pytest.mark.parametrize('scale, zero_point, axis, expected_scale', [
+    ([0.5], None, -1, [0.5, 0.5, 0.5]),  # per tensor: broadcast, stays quantized
+    ([0.5, 1.0, 2.0], [0, 0, 0], 3, [0.5, 1.0, 2.0]),  # symmetric per channel: stays quantized
+    ([0.5, 1.0, 2.0], [1, 0, -1], 3, None),  # zero points: dequantized here
+    ([0.5, 2.0], [0, 0], 1, None),  # another axis: dequantized here
+])
+def test_quantized_outputs_dequantize_as_documented(scale, zero_point, axis, expected_scale):
+    data = np.arange(12, dtype=np.int32).reshape(1, 2, 2, 3)
+    raw = quantized_output(data, np.array(scale), None if zero_point is None
+                           else np.array(zero_point), axis)
+    shape = [1, 1, 1, 1]
+    shape[axis] = -1
+    zero = np.zeros(1) if zero_point is None else np.array(zero_point, float).reshape(shape)
+    reference = (data - zero) * np.array(scale).reshape(shape if len(scale) > 1 else [1])
+    if expected_scale is None:
+        assert raw.scale is None and raw.data.dtype == np.float32
+        np.testing.assert_allclose(raw.data, reference, rtol=1e-6)
+    else:
+        assert raw.data is data and raw.scale.tolist() == expected_scale
+        np.testing.assert_allclose(raw.data * raw.scale, reference, rtol=1e-6)
+    with pytest.raises(BackendError, match='2 scales'):
+        quantized_output(data, np.array([1.0, 2.0]))
 
 
 def test_onnxruntime_backend_loads_validates_and_runs():
@@ -79,64 +108,25 @@ def test_onnxruntime_rejects_a_model_without_split_heads(tmp_path):
         OnnxRuntimeBackend(str(path))
 
 
-def test_fake_mirrors_the_documented_sharp_edges(pyeasy_dnn, fake_bin):
-    model = pyeasy_dnn.load(str(fake_bin))[0]
-    assert model.estimate_latency == 100
-    assert model.outputs is not model.outputs  # a fresh list on every access
-    props = model.inputs[0].properties
-    assert (props.tensor_type, props.shape) == ('NV12', (1, 3, 320, 320))
-    with pytest.raises(AttributeError):
-        props.quantiType  # noqa: B018
-    assert isinstance(props.alignedShape, int)
-    protos = model.outputs[9].properties
-    assert protos.layout == 'NCHW' and protos.shape == (1, 80, 80, 32)
+@pytest.mark.parametrize('layout', ['int32', 'float32'])
+@pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime'])
+def test_bpu_backends_through_the_fakes_match_onnxruntime(bpu_backends, fake_bins, runtime,
+                                                          layout):
+    backend = bpu_backends[runtime](fake_bins[layout])
+    assert backend.name == runtime and backend.input_wh == (320, 320)
+    assert backend.input_format == 'nv12' and backend.runtime_version
     _, nv12 = scene_nv12()
-    frame = Preprocessor((320, 320), 'nv12')(nv12, 'nv12').tensor
-    first = model.forward(frame)
-    kept = first[3].buffer
-    assert first[3].buffer is not first[3].buffer and kept.dtype == np.int32
-    model.forward(np.full_like(frame, 128))
-    assert not np.array_equal(first[3].buffer, kept)  # persistent buffer, overwritten
-    model.forward(frame[:100])  # no size check: reads on past the view, as on the board
-    with pytest.raises(SystemError, match='out-of-bounds'):
-        model.forward(np.zeros(100, np.uint8))
-
-
-def test_fake_forward_holds_the_gil_for_its_bpu_latency(pyeasy_dnn, tmp_path):
-    model = pyeasy_dnn.load(str(pyeasy_dnn.write_fake_bin(
-        SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=200.0)))[0]
-    frame = np.zeros(320 * 320 * 3 // 2, np.uint8)
-    ticks: list[float] = []
-    running = threading.Event()
-    running.set()
-
-    def tick() -> None:
-        while running.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.001)
-    ticker = threading.Thread(target=tick)
-    ticker.start()
-    try:
-        time.sleep(0.05)
-        model.forward(frame)
-        time.sleep(0.05)
-    finally:
-        running.clear()
-        ticker.join()
-    # Another Python thread cannot run while the emulated BPU works, as on the board.
-    assert max(np.diff(ticks)) >= 0.2
-
-
-def test_hobot_dnn_backend_through_the_fake_matches_onnxruntime(pyeasy_dnn, fake_bin):
-    hobot = HobotDnnBackend(str(fake_bin), pyeasy_dnn)
-    assert hobot.input_wh == (320, 320) and hobot.input_format == 'nv12'
-    _, nv12 = scene_nv12()
-    nv12_frame = Preprocessor(hobot.input_wh, 'nv12')(nv12, 'nv12')
-    outputs = hobot.infer(nv12_frame.tensor)
-    assert [o.scale is not None for o in outputs] == [True] * 6 + [False] * 4
-    assert all(o.data.dtype == np.int32 for o in outputs[:6])
-    decoded = SegPostprocessor.for_outputs(outputs)(outputs, nv12_frame.transform,
-                                                    DecodeConfig())
+    nv12_frame = Preprocessor(backend.input_wh, 'nv12')(nv12, 'nv12')
+    outputs = backend.infer(nv12_frame.tensor)
+    quantized = [o.scale is not None for o in outputs]
+    if layout == 'int32':  # the seed order: mask coefficients, boxes, classes, protos
+        assert quantized == [True] * 6 + [False] * 4
+        assert all(o.data.dtype == np.int32 for o in outputs[:6])
+    else:  # the current model zoo: [class, box, mask-coef] per level, then protos
+        assert not any(quantized) and all(o.data.dtype == np.float32 for o in outputs)
+        assert [o.data.shape[-1] for o in outputs] == [4, 64, 32] * 3 + [32]
+        assert backend.layout.levels[0].cls == 0 and backend.layout.protos == 9
+    decoded = SegPostprocessor(backend.layout)(outputs, nv12_frame.transform, DecodeConfig())
     # ONNX Runtime on the very pixels the BPU sees: only the int32 quantization differs.
     onnx = OnnxRuntimeBackend(str(SHAPES_ONNX))
     bpu_input = nv12_frame.tensor.reshape(480, 320)
@@ -148,13 +138,16 @@ def test_hobot_dnn_backend_through_the_fake_matches_onnxruntime(pyeasy_dnn, fake
     assert len(decoded) == len(reference) >= 2
     assert sorted(decoded.class_ids.tolist()) == sorted(reference.class_ids.tolist())
     assert box_iou(decoded.boxes_xyxy, reference.boxes_xyxy).max(axis=1).min() > 0.98
+    if layout == 'float32':  # no quantization at all: the same numbers as ONNX Runtime
+        np.testing.assert_allclose(decoded.boxes_xyxy, reference.boxes_xyxy, atol=1e-3)
 
 
-def test_hobot_dnn_backend_input_size_and_errors(pyeasy_dnn, fake_bin, tmp_path):
-    hobot = HobotDnnBackend(str(fake_bin), pyeasy_dnn)
+@pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime'])
+def test_bpu_backend_input_size_and_errors(bpu_backends, fake_bin, tmp_path, runtime):
+    backend = bpu_backends[runtime](fake_bin)
     with pytest.raises(BackendError, match='expected exactly 153600'):
-        hobot.infer(np.zeros(1000, np.uint8))
+        backend.infer(np.zeros(1000, np.uint8))
     broken = tmp_path / 'broken.bin'
     broken.write_text('{"format": "something else"}')
-    with pytest.raises(BackendError, match=r'broken\.bin'):
-        HobotDnnBackend(str(broken), pyeasy_dnn)
+    with pytest.raises(BackendError, match=rf'{runtime} could not load .*broken\.bin'):
+        bpu_backends[runtime](broken)

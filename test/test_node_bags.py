@@ -17,7 +17,7 @@
 The installed node as a real process, fed recorded bags over DDS.
 
 Checks outputs, headers, accuracy against the scenes' ground truth, parity with the in-process
-pipeline, and the hobot_dnn path.
+pipeline, and both BPU runtimes (hobot_dnn, hbm_runtime) through their fakes.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
-from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
@@ -167,12 +166,6 @@ def ort_pipeline():
                                 list(SHAPE_CLASS_NAMES))
 
 
-@pytest.fixture(scope='module')
-def fake_pipeline(pyeasy_dnn, fake_bin):
-    return SegmentationPipeline(HobotDnnBackend(str(fake_bin), pyeasy_dnn), 'letterbox',
-                                list(SHAPE_CLASS_NAMES))
-
-
 @pytest.mark.parametrize('encoding, size_wh, reliability', [
     ('nv12', (1280, 720), 'reliable'),
     ('bgr8', (640, 480), 'reliable'),
@@ -193,18 +186,29 @@ def test_bag_replay_onnxruntime(tmp_path, ort_pipeline, encoding, size_wh, relia
         node.close()
 
 
-@pytest.mark.parametrize('transport', ['raw', 'hbmem'])
-def test_bag_replay_hobot_dnn_through_the_fake(tmp_path, fake_bin, fake_pipeline, transport):
+@pytest.mark.parametrize('backend, layout, transport', [
+    ('hobot_dnn', 'int32', 'raw'),
+    ('hobot_dnn', 'float32', 'hbmem'),
+    ('auto', 'int32', 'hbmem'),  # auto picks hbm_runtime where the image has it
+    ('auto', 'float32', 'raw'),
+])
+def test_bag_replay_on_the_bpu_runtimes_through_the_fakes(tmp_path, fake_bins, bpu_backends,
+                                                          backend, layout, transport):
+    runtime = 'hbm_runtime' if backend == 'auto' else backend
+    pipeline = SegmentationPipeline(bpu_backends[runtime](fake_bins[layout]), 'letterbox',
+                                    list(SHAPE_CLASS_NAMES))
     frames = scenes((640, 480))
     bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12' if transport == 'raw' else 'hbmem')
-    node = NodeProcess(f'/bag_hobot_{transport}',
-                       {'model_path': str(fake_bin), 'class_names_file': str(SHAPES_NAMES),
-                        'backend': 'hobot_dnn', 'input_transport': transport,
-                        'image_reliability': 'reliable'}, extra_pythonpath=FAKES)
+    name = f'bag_{backend}_{layout}_{transport}'
+    node = NodeProcess(f'/{name}',
+                       {'model_path': str(fake_bins[layout]),
+                        'class_names_file': str(SHAPES_NAMES), 'backend': backend,
+                        'input_transport': transport, 'image_reliability': 'reliable'},
+                       extra_pythonpath=FAKES)
     try:
-        with ros_graph(f'bag_hobot_{transport}_player') as graph:
-            replay_and_check(graph, node, bag, frames, transport, fake_pipeline)
-            assert 'hobot_dnn backend' in node.output()
+        with ros_graph(f'{name}_player') as graph:
+            replay_and_check(graph, node, bag, frames, transport, pipeline)
+            assert f'{runtime} {pipeline.backend.runtime_version} backend' in node.output()
         assert node.stop(signal.SIGINT) == 0
         assert 'Traceback' not in node.output()
     finally:

@@ -26,7 +26,7 @@ import signal
 
 from helpers.bags import BagMessage, COMPRESSED, IMAGE, image_array, image_from_bgr, raw_image, \
     read_bag, stamp_from, stamp_of, typestore, write_bag
-from helpers.fake_runtime import FAKES
+from helpers.fake_runtime import FAKES, write_fake_bin
 from helpers.models import SHAPES_ONNX, single_output_onnx
 from helpers.node_process import LATCHED, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
@@ -220,10 +220,10 @@ def test_corrupt_compressed_frame_is_skipped(tmp_path):
         node.close()
 
 
-def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path, pyeasy_dnn):
+def test_stale_frames_are_dropped_and_outputs_keep_their_headers(tmp_path):
     # The fake BPU takes 150 ms per frame and holds the GIL meanwhile, as the board's does: a
     # burst of 30 frames is far faster than the node, whatever the machine's load.
-    slow_bin = pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=150.0)
+    slow_bin = write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=150.0)
     frames = scenes((1280, 720), count=3)[:3] * 10
     recorded = recorded_frames(tmp_path, frames, encoding='nv12')
     node = NodeProcess('/drops', {**SHAPES_PARAMS, 'model_path': str(slow_bin),

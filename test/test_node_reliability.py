@@ -34,7 +34,7 @@ import zlib
 import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
 from helpers.bags import COMPRESSED, IMAGE
-from helpers.fake_runtime import FAKES
+from helpers.fake_runtime import FAKES, write_fake_bin
 from helpers.models import SHAPES_ONNX
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
@@ -301,10 +301,10 @@ def test_a_dead_or_stuck_worker_is_reported_and_ends_the_process(case):
 
 @pytest.mark.parametrize('case', ['second SIGINT after 50 ms', 'SIGTERM during model load',
                                   'SIGTERM with a frame in flight'])
-def test_signals_at_awkward_moments_exit_0_without_errors(tmp_path, pyeasy_dnn, case):
+def test_signals_at_awkward_moments_exit_0_without_errors(tmp_path, case):
     params = dict(SHAPES_PARAMS)
     if case == 'SIGTERM with a frame in flight':
-        slow = pyeasy_dnn.write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=800.0)
+        slow = write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin', latency_ms=800.0)
         params.update(model_path=str(slow), backend='hobot_dnn')
     node = NodeProcess(f'/signals_{case.split()[0].lower()}_{len(case)}', params,
                        extra_pythonpath=FAKES)

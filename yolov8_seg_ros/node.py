@@ -141,9 +141,10 @@ class SegmentationNode(Node):
         self._worker.start()
         backend = self._pipeline.backend
         self.get_logger().info(
-            f'{backend.name} backend, model {values["model_path"]} ({backend.input_wh[0]}x'
-            f'{backend.input_wh[1]} {backend.input_format}, {self._pipeline.num_classes} '
-            f'classes); listening on {self._input_topic} ({values["input_transport"]})')
+            f'{backend.name} {backend.runtime_version} backend, model {values["model_path"]} '
+            f'({backend.input_wh[0]}x{backend.input_wh[1]} {backend.input_format}, '
+            f'{self._pipeline.num_classes} classes); listening on {self._input_topic} '
+            f'({values["input_transport"]})')
 
     def _declare_parameters(self) -> dict[str, Any]:
         """Declare every parameter; a refused startup value raises StartupError (no traceback)."""
@@ -174,8 +175,8 @@ class SegmentationNode(Node):
             if problem:
                 raise StartupError(f'parameter {problem}')
         if not values['model_path']:
-            raise StartupError('parameter model_path is empty: set it to a .bin (hobot_dnn) '
-                               'or .onnx (onnxruntime) YOLOv8-seg model')
+            raise StartupError('parameter model_path is empty: set it to a .bin (BPU) or '
+                               '.onnx (onnxruntime) YOLOv8-seg or YOLO11-seg model')
         class_names = load_class_names(values['class_names'], values['class_names_file'],
                                        default_class_names_file())
         try:
@@ -329,7 +330,8 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         backend = self._pipeline.backend
-        values = {'backend': backend.name, 'model': str(self._values['model_path']),
+        values = {'backend': backend.name, 'runtime_version': backend.runtime_version,
+                  'model': str(self._values['model_path']),
                   'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                  f'{backend.input_format}',
                   'input_topic': self._input_topic}

@@ -55,9 +55,10 @@ class ParamSpec:
 
 
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec('model_path', '', 'Model file: .bin (hobot_dnn, RDK X5 BPU) or .onnx '
-              '(ONNX Runtime), with the split-head YOLOv8-seg outputs', read_only=True),
-    ParamSpec('backend', 'auto', 'Inference backend; auto picks by model file extension',
+    ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
+              'with the split-head YOLOv8-seg or YOLO11-seg outputs', read_only=True),
+    ParamSpec('backend', 'auto', 'Inference backend; auto: .onnx -> onnxruntime, .bin -> '
+              'hbm_runtime (RDK OS >= 3.5), else hobot_dnn (pyeasy_dnn)',
               read_only=True, choices=BACKEND_NAMES),
     ParamSpec('input_transport', 'raw', 'raw: sensor_msgs/Image on {raw}; compressed: '
               'sensor_msgs/CompressedImage (jpeg, png) on {compressed}; hbmem: TROS '

@@ -13,12 +13,15 @@
 # limitations under the License.
 
 """
-Train the project's synthetic-shapes YOLOv8-seg test model on the CPU, reproducibly.
+Train the project's synthetic-shapes YOLOv8-seg (or YOLO11-seg) test model on the CPU.
 
 Usage (from the repository root, inside the dev venv):
     python dev/models/train_shapes_model.py --out build/shapes_train
-The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt; the
-committed ONNX fixture is then made with `yolov8-seg-export` (see `make model`).
+    python dev/models/train_shapes_model.py --arch yolo11 --epochs 20 \
+        --weights-out test/fixtures/models/shapes_yolo11_seg_320.pt
+The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt (and,
+with the second line, shapes_yolo11_seg_320.pt); the committed ONNX fixtures are then made with
+`yolov8-seg-export` (see `make model`).
 """
 
 from __future__ import annotations
@@ -41,11 +44,29 @@ SETTINGS = {
     'batch': 16,
     'seed': 0,
 }
+# YOLO11-seg: ultralytics' own yolo11-seg.yaml graph at the 'n' depth and an eighth of the width.
+YOLO11_SCALE = [0.50, 0.125, 1024]
+
+
+def model_config(arch: str, folder: Path) -> Path:
+    """Return the model yaml to train: ours for yolov8, ultralytics' yolo11-seg.yaml rescaled."""
+    if arch == 'yolov8':
+        return Path(__file__).with_name('shapes-seg.yaml')
+    from ultralytics.nn.tasks import yaml_model_load
+    import yaml
+    cfg = yaml_model_load('yolo11n-seg.yaml')
+    cfg.pop('yaml_file', None)
+    cfg.update(nc=4, scale='t', scales={'t': YOLO11_SCALE})
+    path = folder / 'shapes-yolo11t-seg.yaml'
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=Path('build/shapes_train'))
+    parser.add_argument('--arch', choices=('yolov8', 'yolo11'), default='yolov8')
     parser.add_argument('--epochs', type=int, default=SETTINGS['epochs'])
     parser.add_argument('--num-train', type=int, default=SETTINGS['num_train'])
     parser.add_argument('--weights-out', type=Path,
@@ -58,7 +79,7 @@ def main() -> None:
     data_yaml = write_yolo_dataset(args.out / 'dataset', args.num_train, SETTINGS['num_val'],
                                    SETTINGS['dataset_seed'])
     print(f'dataset written in {time.monotonic() - started:.1f} s')
-    model = YOLO(str(Path(__file__).with_name('shapes-seg.yaml')), task='segment')
+    model = YOLO(str(model_config(args.arch, args.out)), task='segment')
     model.train(data=str(data_yaml), imgsz=SETTINGS['imgsz'], epochs=args.epochs,
                 batch=SETTINGS['batch'], seed=SETTINGS['seed'], deterministic=True,
                 device='cpu', workers=2, cache='ram', val=False, plots=False,

@@ -13,40 +13,54 @@
 # limitations under the License.
 
 """
-Inference backends with one small interface: hobot_dnn (BPU .bin) and ONNX Runtime (.onnx).
+Inference backends with one small interface: the board's BPU runtimes and ONNX Runtime.
 
-No rclpy here. create_backend picks one by setting ('auto' chooses by file extension).
+No rclpy here. A .bin runs on hbm_runtime (RDK OS >= 3.5) or hobot_dnn's pyeasy_dnn (every X5
+image); an .onnx on ONNX Runtime. create_backend picks by setting; 'auto' picks by file
+extension and, for a .bin, prefers hbm_runtime and falls back to pyeasy_dnn.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from yolov8_seg_ros.backends.base import Backend, BackendError
+from yolov8_seg_ros.backends.base import Backend, BackendError, RuntimeUnavailableError
 
-BACKEND_NAMES = ('auto', 'hobot_dnn', 'onnxruntime')
+BACKEND_NAMES = ('auto', 'hbm_runtime', 'hobot_dnn', 'onnxruntime')
+BPU_BACKENDS = ('hbm_runtime', 'hobot_dnn')  # in the order 'auto' tries them for a .bin
+NO_BPU_RUNTIME = ('a .bin model needs a BPU runtime (hbm_runtime from RDK OS 3.5.0 on, or '
+                  'hobot_dnn.pyeasy_dnn), which exists only on the RDK X5 board; on this '
+                  'machine use an .onnx model with the onnxruntime backend')
 
-__all__ = ['Backend', 'BackendError', 'BACKEND_NAMES', 'create_backend', 'resolve_backend_name']
+__all__ = ['BACKEND_NAMES', 'BPU_BACKENDS', 'NO_BPU_RUNTIME', 'Backend', 'BackendError',
+           'RuntimeUnavailableError', 'candidate_backends', 'create_backend']
 
 
-def resolve_backend_name(name: str, model_path: str) -> str:
-    """Resolve 'auto' by file extension: .bin -> hobot_dnn, .onnx -> onnxruntime."""
+def candidate_backends(name: str, model_path: str) -> tuple[str, ...]:
+    """Backends to try in order: the named one, or for 'auto' those that run the extension."""
     if name not in BACKEND_NAMES:
         raise BackendError(f'backend {name!r}: expected one of {BACKEND_NAMES}')
     if name != 'auto':
-        return name
+        return (name,)
     suffix = Path(model_path).suffix.lower()
     if suffix == '.bin':
-        return 'hobot_dnn'
+        return BPU_BACKENDS
     if suffix == '.onnx':
-        return 'onnxruntime'
+        return ('onnxruntime',)
     raise BackendError(f'model {model_path!r}: cannot choose a backend for extension '
-                       f'{suffix!r}; expected .bin (hobot_dnn) or .onnx (onnxruntime)')
+                       f'{suffix!r}; expected .bin (hbm_runtime or hobot_dnn) or .onnx '
+                       '(onnxruntime)')
 
 
 def create_backend(name: str, model_path: str, num_threads: int = 0,
                    providers: tuple[str, ...] = ('cpu',)) -> Backend:
-    """Load model_path with the named backend; raises BackendError with the cause."""
+    """
+    Load model_path with the named backend; raises BackendError with the cause.
+
+    For 'auto' and a .bin, hbm_runtime is tried first; when it is missing (images before RDK OS
+    3.5) pyeasy_dnn loads the model, and when it is present but fails, the fallback's warnings
+    say why. Both failing raises one error with both causes.
+    """
     path = Path(model_path)
     if path.is_dir():
         raise BackendError(f'model_path {model_path!r} is a directory; expected a model file '
@@ -54,8 +68,31 @@ def create_backend(name: str, model_path: str, num_threads: int = 0,
     if not path.is_file():
         what = 'is not a regular file' if path.exists() else 'does not exist'
         raise BackendError(f'model file {model_path!r} {what}')
-    resolved = resolve_backend_name(name, model_path)
-    if resolved == 'hobot_dnn':
+    candidates = candidate_backends(name, model_path)
+    failures: list[BackendError] = []
+    for candidate in candidates:
+        try:
+            backend = _load(candidate, model_path, num_threads, providers)
+        except BackendError as error:
+            failures.append(error)
+            continue
+        skipped = [str(e) for e in failures if not isinstance(e, RuntimeUnavailableError)]
+        if skipped:
+            backend.warnings = (*backend.warnings,
+                                f'using {backend.name}: {"; ".join(skipped)}')
+        return backend
+    if len(failures) == 1:
+        raise failures[0]
+    if all(isinstance(e, RuntimeUnavailableError) for e in failures):
+        raise RuntimeUnavailableError(NO_BPU_RUNTIME)
+    raise BackendError('no BPU runtime could load the model: ' + '; '.join(map(str, failures)))
+
+
+def _load(name: str, model_path: str, num_threads: int, providers: tuple[str, ...]) -> Backend:
+    if name == 'hbm_runtime':
+        from yolov8_seg_ros.backends.hbm_runtime_backend import HbmRuntimeBackend
+        return HbmRuntimeBackend(model_path)
+    if name == 'hobot_dnn':
         from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
         return HobotDnnBackend(model_path)
     from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend

@@ -23,12 +23,14 @@ its scale_data is non-empty.
 
 from __future__ import annotations
 
+from importlib import metadata
 from types import ModuleType
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
-from yolov8_seg_ros.backends.base import BackendError
+from yolov8_seg_ros.backends.base import BackendError, quantized_output, \
+    RuntimeUnavailableError
 from yolov8_seg_ros.layout import LayoutError, RawOutput, resolve_layout
 
 UNAVAILABLE = ('the hobot_dnn backend needs the RDK X5 BPU runtime (hobot_dnn.pyeasy_dnn), '
@@ -47,7 +49,17 @@ def import_pyeasy_dnn() -> ModuleType:
         from hobot_dnn_rdkx5 import pyeasy_dnn
         return pyeasy_dnn
     except ImportError as error:
-        raise BackendError(UNAVAILABLE) from error
+        raise RuntimeUnavailableError(UNAVAILABLE) from error
+
+
+def distribution_version(*names: str) -> str:
+    """Version of the first installed distribution among names ('unknown' if none is)."""
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return 'unknown'
 
 
 class HobotDnnBackend:
@@ -60,8 +72,9 @@ class HobotDnnBackend:
         module = pyeasy_dnn if pyeasy_dnn is not None else import_pyeasy_dnn()
         self.model_path = model_path
         self.warnings: tuple[str, ...] = ()
+        self.runtime_version = distribution_version('hobot-dnn', 'hobot-dnn-rdkx5')
         try:
-            models = module.load(model_path)
+            models = module.load(str(model_path))
             self._model = models[0]
             input_props = self._model.inputs[0].properties
             input_shape = tuple(int(d) for d in input_props.shape)
@@ -101,13 +114,5 @@ class HobotDnnBackend:
         except Exception as error:  # the runtime raises RuntimeError/SystemError
             raise BackendError(f'hobot_dnn forward failed for {self.model_path!r}: '
                                f'{error}') from error
-        return [RawOutput(b, _scale_if_quantized(b, s)) for b, s in zip(buffers, self._scales)]
-
-
-def _scale_if_quantized(buffer: np.ndarray, scale: np.ndarray) -> Any:
-    if np.issubdtype(buffer.dtype, np.integer) and scale.size > 0:
-        if scale.size != buffer.shape[-1]:
-            raise BackendError(f'output of shape {buffer.shape} has {scale.size} scales, '
-                               f'expected one per channel ({buffer.shape[-1]})')
-        return scale
-    return None
+        return [quantized_output(b, s) if s.size and np.issubdtype(b.dtype, np.integer)
+                else RawOutput(b) for b, s in zip(buffers, self._scales)]

@@ -39,6 +39,7 @@ class OnnxRuntimeBackend:
             raise BackendError('the onnxruntime backend needs the onnxruntime Python package '
                                '(pip install onnxruntime)') from error
         self.model_path = model_path
+        self.runtime_version = str(ort.__version__)
         unknown = [p for p in providers if p not in PROVIDERS]
         if unknown:
             raise BackendError(f'execution providers {unknown}: expected some of '
