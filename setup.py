@@ -44,6 +44,7 @@ setup(
             f'yolov8_seg_node = {PACKAGE_NAME}.node:main',
             f'yolov8-seg-export = {PACKAGE_NAME}.export:main',
             f'yolov8-seg-calib = {PACKAGE_NAME}.calibration:main',
+            f'yolov8-seg-eval = {PACKAGE_NAME}.evaluation:main',
         ],
     },
 )

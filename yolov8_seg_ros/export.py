@@ -13,11 +13,16 @@
 # limitations under the License.
 
 """
-yolov8-seg-export: ultralytics YOLOv8-seg (.pt or model .yaml) -> split-head ONNX for the RDK X5.
+yolov8-seg-export: ultralytics YOLOv8-seg / YOLO11-seg (.pt or yaml) -> split-head ONNX for the X5.
 
-Writes the ONNX with the 10 NHWC heads of the RDK X5 model zoo (mask coefficients, boxes, classes
-per level, protos; opset 11, simplified), verifies it with ONNX Runtime against ultralytics' own
-prediction, and writes the hb_mapper PTQ YAML and the exact hb_model_modifier command next to it.
+Writes the ONNX with the 10 NHWC heads of the RDK X5 model zoo (opset 11, simplified), verifies
+it with ONNX Runtime against ultralytics' own prediction, and writes the hb_mapper PTQ YAML and
+the toolchain commands next to it, for one of two .bin output layouts:
+- int32 (the seed's): heads grouped by role (mask coefficients x3, boxes x3, classes x3, protos);
+  hb_model_modifier removes the Dequantize nodes of the box and mask-coefficient heads, so the
+  .bin returns them as int32 with per-channel scales;
+- float32 (current model-zoo bins): [class, box, mask coefficients] per level, then protos, all
+  float32 (no hb_model_modifier step).
 torch and ultralytics are imported here only: the node never imports this module.
 """
 
@@ -38,6 +43,7 @@ from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult
 from yolov8_seg_ros.layout import HeadLayout
 
 PTQ_SCALE_VALUE = 0.003921568627451  # 1/255, applied by the toolchain (norm_type data_scale)
+LAYOUTS = ('int32', 'float32')  # the .bin's output layout (see the module docstring)
 _PASS_THROUGH_OPS = ('Transpose', 'Reshape', 'Identity')
 
 
@@ -47,8 +53,8 @@ class ExportReport:
 
     onnx_path: Path
     ptq_yaml_path: Path
-    modifier_script_path: Path
-    dequantize_nodes: tuple[str, ...]
+    modifier_script_path: Path  # the toolchain commands, in order
+    dequantize_nodes: tuple[str, ...]  # removed by hb_model_modifier (int32 layout only)
     input_hw: tuple[int, int]
     num_classes: int
     verified_detections: int
@@ -65,7 +71,7 @@ def parse_imgsz(text: str) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def split_head_forward(head_class: type) -> Iterator[None]:
+def split_head_forward(head_class: type, layout: str = 'int32') -> Iterator[None]:
     """Patch the Segment head's forward to return the split NHWC heads; always restored."""
     original = head_class.forward
 
@@ -76,6 +82,9 @@ def split_head_forward(head_class: type) -> Iterator[None]:
         mask_coefs = [nhwc(self.cv4[i](x[i])) for i in range(self.nl)]
         boxes = [nhwc(self.cv2[i](x[i])) for i in range(self.nl)]
         classes = [nhwc(self.cv3[i](x[i])) for i in range(self.nl)]
+        if layout == 'float32':
+            per_level = [t for i in range(self.nl) for t in (classes[i], boxes[i], mask_coefs[i])]
+            return (*per_level, protos)
         return (mask_coefs, boxes, classes, protos)
 
     head_class.forward = forward
@@ -86,7 +95,7 @@ def split_head_forward(head_class: type) -> Iterator[None]:
 
 
 def load_model(source: str, num_classes: Optional[int] = None, seed: int = 0) -> Any:
-    """Load an ultralytics YOLO segmentation model from a .pt, or build one from a .yaml."""
+    """Load an ultralytics YOLOv8/YOLO11 segmentation model (.pt), or build one from a .yaml."""
     import torch
     from ultralytics import YOLO
 
@@ -109,15 +118,18 @@ def load_model(source: str, num_classes: Optional[int] = None, seed: int = 0) ->
 
 
 def export_split_onnx(model: Any, imgsz_hw: tuple[int, int], output: Path,
-                      opset: int = 11, simplify: bool = True) -> Path:
-    """Export with the split-head forward; returns the ONNX path."""
+                      opset: int = 11, simplify: bool = True, layout: str = 'int32') -> Path:
+    """Export with the split-head forward in the layout's output order; returns the ONNX path."""
     from ultralytics.nn.modules.head import Segment
 
     head = model.model.model[-1]
     if not isinstance(head, Segment):
-        raise ValueError(f'expected a YOLOv8 segmentation model, got head {type(head).__name__}')
+        raise ValueError('expected a YOLOv8-seg or YOLO11-seg model, got head '
+                         f'{type(head).__name__}')
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout {layout!r}: expected one of {LAYOUTS}')
     output.parent.mkdir(parents=True, exist_ok=True)
-    with split_head_forward(type(head)):
+    with split_head_forward(type(head), layout):
         exported = model.export(format='onnx', imgsz=list(imgsz_hw), opset=opset,
                                 simplify=simplify, dynamic=False, half=False, verbose=False)
     Path(exported).replace(output)
@@ -182,8 +194,25 @@ def ptq_yaml_text(onnx_path: Path, input_hw: tuple[int, int], cal_dir: str) -> s
 
 def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: str,
                          nodes: Sequence[str], cal_dir: str) -> str:
-    """Return the toolchain commands, in order, with the derived Dequantize node names."""
+    """
+    Return the toolchain commands, in order.
+
+    With Dequantize node names (int32 layout) hb_model_modifier removes them; without (float32
+    layout) the compiled .bin is the result.
+    """
     prefix = model_prefix(onnx_path, input_hw)
+    if not nodes:
+        return (
+            '#!/usr/bin/env bash\n'
+            '# Run inside the RDK X5 OpenExplorer docker image, in this folder.\n'
+            'set -euo pipefail\n'
+            f'# 1. Calibration samples (on a machine with this package): yolov8-seg-calib '
+            f'IMAGES_DIR {cal_dir} --imgsz {input_hw[0]}x{input_hw[1]}\n'
+            f'hb_mapper checker --model-type onnx --march bayes-e --model {onnx_path.name}\n'
+            f'hb_mapper makertbin --model-type onnx --config {yaml_name}\n'
+            '# All ten outputs stay float32, in the model-zoo order (float32 layout).\n'
+            f'# Result: {prefix}/{prefix}.bin -> model_path of the yolov8_seg node.\n'
+        )
     removes = ' \\\n'.join(f'  -r {shlex.quote(n)}' for n in nodes)
     return (
         '#!/usr/bin/env bash\n'
@@ -243,24 +272,24 @@ def _compare_to_ultralytics(ours: SegmentationResult, reference: Any) -> None:
 def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = None,
                num_classes: Optional[int] = None, sample_image: Optional[Path] = None,
                opset: int = 11, simplify: bool = True, cal_dir: Optional[str] = None,
-               seed: int = 0) -> ExportReport:
+               seed: int = 0, layout: str = 'int32') -> ExportReport:
     """Export, verify and write the toolchain files (see the module docstring)."""
     import cv2
 
     model = load_model(source, num_classes, seed)
     if output is None:
         output = Path(source).with_suffix('.onnx').resolve()
-    onnx_path = export_split_onnx(model, imgsz_hw, output, opset, simplify)
+    onnx_path = export_split_onnx(model, imgsz_hw, output, opset, simplify, layout)
     if sample_image is None:
         from ultralytics.utils import ASSETS
         sample_image = Path(ASSETS) / 'bus.jpg'
     sample = cv2.imread(str(sample_image))
     if sample is None:
         raise FileNotFoundError(f'cannot read the verification image {sample_image}')
-    layout, count = verify_export(onnx_path, model, sample, DecodeConfig(iou_threshold=0.7))
-    if layout.input_hw != tuple(imgsz_hw):
-        raise RuntimeError(f'exported input {layout.input_hw} != requested {imgsz_hw}')
-    nodes = dequantize_node_names(onnx_path, layout)
+    head_layout, count = verify_export(onnx_path, model, sample, DecodeConfig(iou_threshold=0.7))
+    if head_layout.input_hw != tuple(imgsz_hw):
+        raise RuntimeError(f'exported input {head_layout.input_hw} != requested {imgsz_hw}')
+    nodes = dequantize_node_names(onnx_path, head_layout) if layout == 'int32' else ()
     cal_dir = cal_dir or f'calibration_data_rgb_f32_{imgsz_hw[1]}x{imgsz_hw[0]}'
     yaml_path = onnx_path.with_name(f'{model_prefix(onnx_path, imgsz_hw)}.yaml')
     yaml_path.write_text(ptq_yaml_text(onnx_path, imgsz_hw, cal_dir))
@@ -268,14 +297,15 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
     script_path.write_text(modifier_script_text(onnx_path, imgsz_hw, yaml_path.name, nodes,
                                                 cal_dir))
     script_path.chmod(0o755)
-    return ExportReport(onnx_path, yaml_path, script_path, nodes, layout.input_hw,
-                        layout.num_classes, count)
+    return ExportReport(onnx_path, yaml_path, script_path, nodes, head_layout.input_hw,
+                        head_layout.num_classes, count)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point of yolov8-seg-export."""
     parser = argparse.ArgumentParser(prog='yolov8-seg-export', description=__doc__)
-    parser.add_argument('model', help='ultralytics checkpoint (.pt) or model yaml')
+    parser.add_argument('model', help='ultralytics YOLOv8-seg or YOLO11-seg checkpoint (.pt) '
+                        'or model yaml (e.g. yolov8n-seg.yaml, yolo11n-seg.yaml)')
     parser.add_argument('--imgsz', type=parse_imgsz, default=(640, 640),
                         help='model input size: N or HxW (default 640)')
     parser.add_argument('--output', type=Path, help='ONNX path (default: next to the model)')
@@ -286,10 +316,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--no-simplify', action='store_true')
     parser.add_argument('--cal-dir', help='calibration folder named in the PTQ YAML')
     parser.add_argument('--seed', type=int, default=0, help='weights seed for a model yaml')
+    parser.add_argument('--layout', choices=LAYOUTS, default='int32',
+                        help='output layout of the .bin: int32 (the modified seed model: int32 '
+                        'box and mask-coefficient heads) or float32 (current model zoo: all '
+                        'float32, [class, box, mask coefficients] per level); default int32')
     args = parser.parse_args(argv)
     try:
         report = run_export(args.model, args.imgsz, args.output, args.nc, args.sample_image,
-                            args.opset, not args.no_simplify, args.cal_dir, args.seed)
+                            args.opset, not args.no_simplify, args.cal_dir, args.seed,
+                            args.layout)
     except (OSError, ValueError, RuntimeError) as error:
         print(f'yolov8-seg-export: {error}', file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@ so that every test can compare the node's output against exact ground truth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import json
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -155,3 +156,36 @@ def write_yolo_dataset(root: Path, num_train: int, num_val: int, seed: int,
     data_yaml.write_text(f'path: {root.resolve()}\ntrain: images/train\nval: images/val\n'
                          f'names:\n{names}\n')
     return data_yaml
+
+
+def write_coco_dataset(root: Path, num_images: int, seed: int, width: int = 640,
+                       height: int = 480,
+                       class_names: Sequence[str] = SHAPE_CLASS_NAMES) -> Path:
+    """
+    Write scenes as a COCO instances set (PNG images, RLE masks); returns the JSON path.
+
+    Category ids start at 1, as in COCO, so a test sees the class-to-category mapping at work.
+    """
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(seed)
+    (root / 'images').mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for image_id in range(1, num_images + 1):
+        scene = generate_scene(rng, width, height)
+        name = f'{image_id:05d}.png'
+        cv2.imwrite(str(root / 'images' / name), scene.image_bgr)
+        images.append({'id': image_id, 'file_name': name, 'width': width, 'height': height})
+        for instance in scene.instances:
+            rle = mask_utils.encode(np.asfortranarray(instance.mask.astype(np.uint8)))
+            x1, y1, x2, y2 = instance.box_xyxy.tolist()
+            annotations.append({
+                'id': len(annotations) + 1, 'image_id': image_id,
+                'category_id': instance.class_id + 1, 'iscrowd': 0,
+                'bbox': [x1, y1, x2 - x1, y2 - y1], 'area': float(instance.mask.sum()),
+                'segmentation': {'size': rle['size'], 'counts': rle['counts'].decode()}})
+    categories = [{'id': i + 1, 'name': n} for i, n in enumerate(class_names)]
+    path = root / 'instances.json'
+    path.write_text(json.dumps({'images': images, 'annotations': annotations,
+                                'categories': categories}))
+    return path
