@@ -16,11 +16,16 @@ bench: setup
 lint: setup
 	@.venv/bin/ruff check .
 
-# Regenerate the trained test model (about 30 min on 2 cores) and its ONNX fixture.
+# Regenerate the trained test models (YOLOv8-seg about 30 min, YOLO11-seg about 15 min on
+# 2 cores) and their ONNX fixtures.
 model: setup
 	@bash -c 'source dev/env.sh && python dev/models/train_shapes_model.py && \
 	  yolov8-seg-export test/fixtures/models/shapes_seg_320.pt --imgsz 320 \
-	    --output test/fixtures/models/shapes_seg_320.onnx'
+	    --output test/fixtures/models/shapes_seg_320.onnx && \
+	  python dev/models/train_shapes_model.py --arch yolo11 --epochs 50 \
+	    --out build/shapes_train_y11 --weights-out test/fixtures/models/shapes_yolo11_seg_320.pt && \
+	  yolov8-seg-export test/fixtures/models/shapes_yolo11_seg_320.pt --imgsz 320 \
+	    --output test/fixtures/models/shapes_yolo11_seg_320.onnx'
 
 clean:
 	rm -rf ws build demo_out

@@ -37,7 +37,7 @@ setup(
     zip_safe=True,
     maintainer='yolov8_seg_ros developers',
     maintainer_email='yolov8-seg-ros@example.com',
-    description='YOLOv8 instance segmentation node for ROS 2 (hobot_dnn BPU or ONNX Runtime).',
+    description='YOLOv8/YOLO11 instance segmentation node for ROS 2 (RDK X5 BPU or ONNX Runtime).',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -16,8 +16,9 @@
 
 
 import cv2
+from helpers.fake_runtime import write_fake_bin
 from helpers.geometry import box_iou
-from helpers.models import SHAPES_ONNX, single_output_onnx
+from helpers.models import SHAPES_MODELS, SHAPES_ONNX, single_output_onnx
 from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
@@ -108,11 +109,13 @@ def test_onnxruntime_rejects_a_model_without_split_heads(tmp_path):
         OnnxRuntimeBackend(str(path))
 
 
+@pytest.mark.parametrize('model', ['yolov8', 'yolo11'])
 @pytest.mark.parametrize('layout', ['int32', 'float32'])
 @pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime'])
-def test_bpu_backends_through_the_fakes_match_onnxruntime(bpu_backends, fake_bins, runtime,
-                                                          layout):
-    backend = bpu_backends[runtime](fake_bins[layout])
+def test_bpu_backends_through_the_fakes_match_onnxruntime(bpu_backends, tmp_path, runtime,
+                                                          layout, model):
+    onnx_path = SHAPES_MODELS[model]
+    backend = bpu_backends[runtime](write_fake_bin(onnx_path, tmp_path / 'model.bin', layout))
     assert backend.name == runtime and backend.input_wh == (320, 320)
     assert backend.input_format == 'nv12' and backend.runtime_version
     _, nv12 = scene_nv12()
@@ -128,7 +131,7 @@ def test_bpu_backends_through_the_fakes_match_onnxruntime(bpu_backends, fake_bin
         assert backend.layout.levels[0].cls == 0 and backend.layout.protos == 9
     decoded = SegPostprocessor(backend.layout)(outputs, nv12_frame.transform, DecodeConfig())
     # ONNX Runtime on the very pixels the BPU sees: only the int32 quantization differs.
-    onnx = OnnxRuntimeBackend(str(SHAPES_ONNX))
+    onnx = OnnxRuntimeBackend(str(onnx_path))
     bpu_input = nv12_frame.tensor.reshape(480, 320)
     rgb = cv2.cvtColorTwoPlane(bpu_input[:320], bpu_input[320:].reshape(160, 160, 2),
                                cv2.COLOR_YUV2RGB_NV12)

@@ -30,15 +30,16 @@ import sys
 
 from helpers import pip_only
 from helpers.fake_runtime import FAKES, write_fake_bin
-from helpers.models import ROOT, SHAPES_ONNX
+from helpers.models import ROOT, SHAPES_ONNX, SHAPES_YOLO11_ONNX
 from helpers.shapes_dataset import SHAPE_CLASS_NAMES, write_coco_dataset
 import pytest
 
 pytest.importorskip('pycocotools', reason=pip_only('pycocotools'), exc_type=ImportError)
 pytest.importorskip('tqdm', reason=pip_only('tqdm'), exc_type=ImportError)
 
-# Measured: yolov8-seg-eval shapes_seg_320.onnx on this set (box/mask mAP50-95, mAP50).
-EXPECTED_ONNX = {'box': (0.792, 0.961), 'mask': (0.779, 0.961)}
+# Measured: yolov8-seg-eval MODEL.onnx on this set (box/mask mAP50-95, mAP50).
+EXPECTED_ONNX = {'box': (0.792, 0.961), 'mask': (0.779, 0.961)}  # shapes_seg_320.onnx
+EXPECTED_YOLO11 = {'box': (0.715, 0.858), 'mask': (0.692, 0.858)}  # shapes_yolo11_seg_320.onnx
 
 
 @pytest.fixture(scope='module')
@@ -87,6 +88,14 @@ def test_eval_reports_box_and_mask_map_of_the_shapes_model(coco_set, tmp_path):
     assert all(isinstance(d['segmentation']['counts'], str) for d in detections)
 
 
+def test_eval_scores_the_yolo11_seg_model(coco_set):
+    done = run_eval(SHAPES_YOLO11_ONNX, coco_set, '--no-progress')
+    assert done.returncode == 0, done.stderr
+    found = scores(done.stdout)
+    for task, expected in EXPECTED_YOLO11.items():
+        assert found[task] == pytest.approx(expected, abs=0.01), (task, done.stdout)
+
+
 @pytest.mark.parametrize('layout, backend', [('int32', 'auto'), ('float32', 'hobot_dnn')])
 def test_eval_scores_a_bin_on_the_bpu_runtimes_like_its_onnx(coco_set, tmp_path, layout,
                                                              backend):
@@ -131,4 +140,3 @@ def test_eval_limit_scores_only_the_images_it_ran(coco_set):
     assert done.stdout.startswith('5 images, backend onnxruntime')
     found = scores(done.stdout)
     assert found['box'][1] > 0.8  # not diluted by the 35 images that were not run
-

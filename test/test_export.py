@@ -20,7 +20,7 @@ import subprocess
 
 import cv2
 from helpers import pip_only
-from helpers.models import SHAPES_PT
+from helpers.models import SHAPES_PT, SHAPES_YOLO11_PT
 from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
@@ -85,6 +85,42 @@ def test_export_from_yaml_matches_the_seed_names_and_other_sizes(tmp_path):
     assert shapes[0][1] == [1, 48, 80, 32] and shapes[6][1] == [1, 48, 80, 3]
     assert shapes[9][1] == [1, 96, 160, 32]
     assert (tmp_path / 'custom_instance_seg_bayese_640x384_nv12.yaml').exists()
+
+
+def test_export_a_trained_yolo11_checkpoint_in_the_model_zoo_float32_layout(tmp_path):
+    sample = tmp_path / 'scene.png'
+    cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
+    weights = tmp_path / 'y11.pt'
+    shutil.copyfile(SHAPES_YOLO11_PT, weights)
+    from helpers.node_process import installed_executable
+    run = subprocess.run([str(installed_executable('yolov8-seg-export')), str(weights),
+                          '--imgsz', '320', '--sample-image', str(sample), '--layout', 'float32'],
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert ' 0 detections' not in run.stdout and 'detections match ultralytics' in run.stdout
+    assert 'remove:' not in run.stdout
+    shapes = [s for _, s in output_shapes(tmp_path / 'y11.onnx')]
+    assert shapes == [[1, 40, 40, 4], [1, 40, 40, 64], [1, 40, 40, 32],
+                      [1, 20, 20, 4], [1, 20, 20, 64], [1, 20, 20, 32],
+                      [1, 10, 10, 4], [1, 10, 10, 64], [1, 10, 10, 32], [1, 80, 80, 32]]
+    script = (tmp_path / 'y11_toolchain.sh').read_text()
+    assert 'hb_mapper makertbin' in script and 'hb_model_modifier' not in script
+    assert 'y11_instance_seg_bayese_320x320_nv12/y11_instance_seg_bayese_320x320_nv12.bin' \
+        in script
+    subprocess.run(['bash', '-n', str(tmp_path / 'y11_toolchain.sh')], check=True)
+
+
+def test_export_yolo11_yaml_in_the_seed_int32_layout(tmp_path, capsys):
+    assert export_main(['yolo11n-seg.yaml', '--imgsz', '320', '--nc', '3',
+                        '--output', str(tmp_path / 'y11n.onnx')]) == 0
+    shapes = [s for _, s in output_shapes(tmp_path / 'y11n.onnx')]
+    assert shapes[0] == [1, 40, 40, 32] and shapes[3] == [1, 40, 40, 64]
+    assert shapes[6] == [1, 40, 40, 3] and shapes[9] == [1, 80, 80, 32]
+    removed = [line.split()[-1] for line in capsys.readouterr().out.splitlines()
+               if 'remove:' in line]
+    # YOLO11's head is layer 23 (YOLOv8's is 22): the names come from the graph, never a table.
+    assert removed == [f'/model.23/cv{h}.{i}/cv{h}.{i}.2/Conv_output_0_HzDequantize'
+                       for h in (4, 2) for i in range(3)]
 
 
 def test_export_rejects_nc_for_a_checkpoint(capsys):

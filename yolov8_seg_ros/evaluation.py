@@ -70,7 +70,7 @@ class EvaluationReport:
 
 def coco_detections(result: SegmentationResult, image_id: int,
                     category_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """COCO result entries (box, score and RLE mask at the source size) for one image."""
+    """Return the COCO result entries (box, score, RLE mask at the source size) of one image."""
     from pycocotools import mask as mask_utils
 
     entries = []
@@ -90,7 +90,7 @@ def coco_detections(result: SegmentationResult, image_id: int,
 
 def score(truth: Any, detections: list[dict[str, Any]], task: str,
           category_names: dict[int, str]) -> TaskScores:
-    """COCOeval for one task; per-class AP50-95 from its precision table (all areas)."""
+    """Score one task with COCOeval; per-class AP50-95 from its precision table (all areas)."""
     from pycocotools.cocoeval import COCOeval
 
     if not detections:
@@ -172,7 +172,7 @@ def evaluate(model_path: str, images_dir: Path, annotations: Path, backend: str 
 
 
 def format_report(report: EvaluationReport) -> str:
-    """The report as the command prints it: totals, then a per-class table."""
+    """Format the report as the command prints it: totals, then a per-class table."""
     lines = [f'{report.num_images} images, backend {report.backend}, '
              f'{report.images_per_s:.1f} images/s (preprocess + inference + postprocess)',
              f'box   mAP50-95 {report.box.map50_95:.3f}   mAP50 {report.box.map50:.3f}',

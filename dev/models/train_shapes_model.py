@@ -17,7 +17,7 @@ Train the project's synthetic-shapes YOLOv8-seg (or YOLO11-seg) test model on th
 
 Usage (from the repository root, inside the dev venv):
     python dev/models/train_shapes_model.py --out build/shapes_train
-    python dev/models/train_shapes_model.py --arch yolo11 --epochs 20 \
+    python dev/models/train_shapes_model.py --arch yolo11 --epochs 50 \
         --weights-out test/fixtures/models/shapes_yolo11_seg_320.pt
 The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt (and,
 with the second line, shapes_yolo11_seg_320.pt); the committed ONNX fixtures are then made with

@@ -37,7 +37,7 @@ import tempfile
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 import cv2  # noqa: E402, I100
-from helpers.fake_runtime import FAKES, fake_pyeasy_dnn, LAYOUTS, write_fake_bin  # noqa: E402
+from helpers.fake_runtime import fake_pyeasy_dnn, FAKES, LAYOUTS, write_fake_bin  # noqa: E402
 from helpers.geometry import box_iou  # noqa: E402
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.shapes_dataset import generate_scene  # noqa: E402
@@ -61,8 +61,8 @@ def main() -> int:
     image = work / 'scene.png'
     cv2.imwrite(str(image), scene.image_bgr)
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(FAKES), args.pythonpath,
-                                                     env.get('PYTHONPATH', '')) if p)
+    paths = (str(FAKES), args.pythonpath, env.get('PYTHONPATH', ''))
+    env['PYTHONPATH'] = os.pathsep.join(p for p in paths if p)
     run = subprocess.run([sys.executable, str(args.demo.resolve()), '--model-path', str(model),
                           '--test-img', str(image), '--classes-num', '4', '--img-save-path',
                           str(work / 'result.jpg')], cwd=work, env=env, capture_output=True,

@@ -16,8 +16,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
+import dataclasses
 from typing import NamedTuple
 
 from helpers import pip_only
@@ -26,14 +25,13 @@ import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.evaluation import coco_detections, score
 from yolov8_seg_ros.preprocess import Preprocessor
 
 HELD_OUT_SEED = 7  # training used dev/models/train_shapes_model.py's dataset_seed
 
 COCO = pytest.importorskip('pycocotools.coco', reason=pip_only('pycocotools'),
                            exc_type=ImportError).COCO
-COCOeval = pytest.importorskip('pycocotools.cocoeval', reason=pip_only('pycocotools'),
-                               exc_type=ImportError).COCOeval
 
 
 class Accuracy(NamedTuple):
@@ -72,17 +70,12 @@ def evaluate(model_path: str, num_scenes: int = 40, backend: str = 'onnxruntime'
                 union = (mask | instance.mask).sum()
                 best = max(best, float((mask & instance.mask).sum() / union) if union else 0.0)
             ious.append(best)
-        for box, score, cls in zip(result.boxes_xyxy, result.scores, result.class_ids):
-            detections.append({'image_id': image_id, 'category_id': int(cls),
-                               'bbox': [float(box[0]), float(box[1]), float(box[2] - box[0]),
-                                        float(box[3] - box[1])], 'score': float(score)})
+        detections.extend(coco_detections(dataclasses.replace(result, masks=()), image_id,
+                                          range(len(SHAPE_CLASS_NAMES))))
     truth = COCO()
+    names = dict(enumerate(SHAPE_CLASS_NAMES))
     truth.dataset = {'images': images, 'annotations': annotations,
-                     'categories': [{'id': i, 'name': n} for i, n in enumerate(SHAPE_CLASS_NAMES)]}
-    with contextlib.redirect_stdout(io.StringIO()):
-        truth.createIndex()
-        evaluation = COCOeval(truth, truth.loadRes(detections), 'bbox')
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
-    return Accuracy(float(evaluation.stats[1]), float(np.mean(ious)), len(ious))
+                     'categories': [{'id': i, 'name': n} for i, n in names.items()]}
+    truth.createIndex()
+    box = score(truth, detections, 'bbox', names)
+    return Accuracy(box.map50, float(np.mean(ious)), len(ious))

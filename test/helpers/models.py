@@ -28,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / 'test' / 'fixtures'
 SHAPES_ONNX = FIXTURES / 'models' / 'shapes_seg_320.onnx'
 SHAPES_PT = FIXTURES / 'models' / 'shapes_seg_320.pt'
+# The same shapes task learned by a YOLO11-seg (dev/models/train_shapes_model.py --arch yolo11).
+SHAPES_YOLO11_ONNX = FIXTURES / 'models' / 'shapes_yolo11_seg_320.onnx'
+SHAPES_YOLO11_PT = FIXTURES / 'models' / 'shapes_yolo11_seg_320.pt'
+SHAPES_MODELS = {'yolov8': SHAPES_ONNX, 'yolo11': SHAPES_YOLO11_ONNX}
 GENERATED = ROOT / 'build' / 'test_models'
 
 
