@@ -76,6 +76,7 @@ class ReplayedHeadsBackend:
         self.model_path = path
         self.input_wh = (self.layout.input_hw[1], self.layout.input_hw[0])
         self.input_format = 'rgb_nchw'
+        self.runtime_version = 'recorded'
         self.warnings = ()
 
     def infer(self, tensor) -> list[RawOutput]:

@@ -31,6 +31,7 @@ class WrappedBackend:
         self.model_path = real.model_path
         self.input_wh = real.input_wh
         self.input_format = real.input_format
+        self.runtime_version = real.runtime_version
         self.warnings = real.warnings
         self.layout = real.layout
 
