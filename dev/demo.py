@@ -17,8 +17,9 @@
 The demo: the bundled bag through the installed yolov8_seg node, results in demo_out/.
 
 It starts the node with `ros2 launch yolov8_seg_ros seg.launch.py`, replays
-demo/shapes_demo_bag (JPEG frames) into it over DDS, writes overlay and mask PNGs plus
-detections.json to demo_out/, and prints one row per frame. Run it with `make demo`;
+demo/shapes_demo_bag (JPEG frames of moving shapes) into it over DDS, writes overlay and mask
+PNGs plus detections.json to demo_out/, and prints one row per frame with each detection's
+track id (`#id`), which follows its object from frame to frame. Run it with `make demo`;
 `--make-bag` rewrites the bundled bag.
 """
 
@@ -35,26 +36,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test'))  # the project's own bag and node-process helpers
 
 from helpers.bags import (BagMessage, COMPRESSED, image_array, image_from_bgr,  # noqa: E402, I100
-                          read_bag, stamp_of, typestore, write_bag)
+                          read_bag, typestore, write_bag)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import LaunchProcess, NodeClient, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
-from helpers.shapes_dataset import generate_scene  # noqa: E402
+from helpers.shapes_sequences import generate_sequence  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 BAG = ROOT / 'demo' / 'shapes_demo_bag'
 OUT = ROOT / 'demo_out'
 
 
-def make_bag(frames: int = 8) -> None:
-    """Write the bundled bag: generated shapes scenes as 640x480 JPEG CompressedImage."""
+def make_bag(frames: int = 16, fps: float = 10.0) -> None:
+    """Write the bundled bag: a moving-shapes sequence as 640x480 JPEG CompressedImage."""
     store = typestore()
-    rng = np.random.default_rng(2026)
     messages = []
-    for index in range(frames):
-        scene = generate_scene(rng, 640, 480, num_shapes=(2, 5), radius_range=(0.08, 0.16))
-        msg = image_from_bgr(store, scene.image_bgr, 'jpeg', stamp_of(index))
-        messages.append(BagMessage('image', COMPRESSED, msg, 100_000_000 * index))
+    for index, frame in enumerate(generate_sequence(2026, frames, fps, num_objects=5,
+                                                    start_stamp_s=0.0)):
+        stamp = (1_700_000_000 + int(frame.stamp_s), int(round((frame.stamp_s % 1.0) * 1e9)))
+        msg = image_from_bgr(store, frame.image_bgr, 'jpeg', stamp)
+        messages.append(BagMessage('image', COMPRESSED, msg, int(1e9 * index / fps)))
     if BAG.exists():
         for path in BAG.iterdir():
             path.unlink()
@@ -81,7 +82,8 @@ def run_demo() -> int:
             # class_id is the numeric id (vision_msgs); its name comes from label_info.
             names = {str(c.class_id): c.class_name for c in client.wait_ready()[0].class_map}
             graph.spin_until(lambda: False, 1.0)  # the node sees the overlay subscriber
-            print(f'{"frame":>5} {"stamp":>22} {"ms":>6} {"n":>3}  detections (class score)')
+            print(f'{"frame":>5} {"stamp":>22} {"ms":>6} {"n":>3}  detections (#track id, '
+                  'class, score)')
             for index, recorded in enumerate(read_bag(BAG)):
                 overlay_count, mask_count = len(overlays), len(client.masks)
                 started = time.perf_counter()
@@ -105,7 +107,8 @@ def run_demo() -> int:
                 frames.append({'frame': index, 'stamp': f'{stamp.sec}.{stamp.nanosec:09d}',
                                'frame_id': detections.header.frame_id,
                                'round_trip_ms': round(latency_ms, 1), 'detections': items})
-                summary = ', '.join(f'{i["class"]} {i["score"]:.2f}' for i in items)
+                summary = ', '.join(f'#{i["id"] or "-"} {i["class"]} {i["score"]:.2f}'
+                                    for i in items)
                 print(f'{index:>5} {stamp.sec:>12}.{stamp.nanosec:09d} {latency_ms:>6.1f} '
                       f'{len(items):>3}  {summary}')
         (OUT / 'detections.json').write_text(json.dumps(frames, indent=2))

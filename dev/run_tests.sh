@@ -33,7 +33,8 @@ python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -p no:cacheprovid
 
 ROS_FREE_TESTS=(test/test_postprocess.py test/test_preprocess.py test/test_backends.py
                 test/test_backend_selection.py test/test_runtime_fakes.py
-                test/test_evaluation.py test/test_node_modules.py test/test_model_accuracy.py)
+                test/test_evaluation.py test/test_tracking.py test/test_node_modules.py
+                test/test_model_accuracy.py)
 echo "== the same pure-module tests under NumPy $(.venv-numpy2/bin/python -c \
   'import numpy; print(numpy.__version__)') (.venv-numpy2, no ROS) =="
 PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" \

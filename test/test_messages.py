@@ -25,7 +25,7 @@ from yolov8_seg_ros.render import render_instance_labels
 from yolov8_seg_ros.runtime import PipelineStats
 
 
-def test_detections_and_label_messages_share_ids():
+def test_detections_carry_track_ids_and_share_their_order_with_the_mask():
     masks = (InstanceMask(1, 1, np.full((2, 3), 255, np.uint8)),
              InstanceMask(4, 0, np.full((1, 2), 255, np.uint8)))
     result = SegmentationResult(np.array([[1, 1, 4, 3], [4, 0, 6, 1]], np.float32),
@@ -33,7 +33,9 @@ def test_detections_and_label_messages_share_ids():
                                 masks, (8, 6))
     header = Header(frame_id='cam')
     msg = detections_msg(result, header, ['a', 'b', 'c'])
-    assert [d.id for d in msg.detections] == ['1', '2']
+    assert [d.id for d in msg.detections] == ['', '']  # tracking off: vision_msgs' empty id
+    tracked = detections_msg(result, header, ['a', 'b', 'c'], track_ids=(17, None))
+    assert [d.id for d in tracked.detections] == ['17', '']  # the second is not confirmed yet
     assert [d.results[0].hypothesis.class_id for d in msg.detections] == ['c', 'a']
     assert msg.detections[0].bbox.center.position.x == 2.5
     assert msg.detections[0].bbox.size_y == 2.0

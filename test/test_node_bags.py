@@ -33,6 +33,8 @@ from helpers.models import SHAPES_ONNX, SHAPES_YOLO11_ONNX, ultralytics_asset
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
 from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES, ShapeScene
+from helpers.shapes_sequences import generate_sequence
+from helpers.tracking_eval import detect, score_tracking
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
@@ -56,16 +58,26 @@ def scenes(size_wh: tuple[int, int], count: int = 6) -> list[ShapeScene]:
     return frames
 
 
-def write_scene_bag(path: Path, frames: list[ShapeScene], encoding: str) -> Path:
-    """One message per frame, stamped with stamp_of(index), on the transport's topic."""
+def frame_stamps(frames) -> list[tuple[int, int]]:
+    """(sec, nanosec) of each frame: a sequence's own timestamps, else stamp_of(index)."""
+    stamps = []
+    for index, frame in enumerate(frames):
+        stamp_s = getattr(frame, 'stamp_s', None)
+        stamps.append(stamp_of(index) if stamp_s is None else
+                      (int(stamp_s), int(round((stamp_s - int(stamp_s)) * 1e9))))
+    return stamps
+
+
+def write_scene_bag(path: Path, frames, encoding: str) -> Path:
+    """One message per frame, stamped with frame_stamps, on the transport's topic."""
     store = typestore()
     messages = []
-    for index, scene in enumerate(frames):
+    for index, (scene, stamp) in enumerate(zip(frames, frame_stamps(frames))):
         if encoding == 'hbmem':
-            msg, (topic, msgtype) = (hbm_from_bgr(store, scene.image_bgr, stamp_of(index), index),
+            msg, (topic, msgtype) = (hbm_from_bgr(store, scene.image_bgr, stamp, index),
                                      TOPICS['hbmem'])
         else:
-            msg = image_from_bgr(store, scene.image_bgr, encoding, stamp_of(index))
+            msg = image_from_bgr(store, scene.image_bgr, encoding, stamp)
             topic, msgtype = TOPICS['compressed' if encoding == 'jpeg' else 'raw']
         messages.append(BagMessage(topic, msgtype, msg, 1_000_000 * index))
     return write_bag(path, messages)
@@ -85,11 +97,14 @@ def same_header(a, b) -> bool:
     return (stamp_from(a), a.frame_id) == (stamp_from(b), b.frame_id)
 
 
-def check_frame(detections, mask, expected, scene: ShapeScene) -> tuple[int, list]:
+def check_frame(detections, mask, expected, expected_ids, scene: ShapeScene
+                ) -> tuple[int, list]:
     """
-    Assert one frame's outputs against the in-process pipeline and the mask/id contract.
+    Assert one frame's outputs against the in-process pipeline and the mask contract.
 
-    Returns (ground-truth instances matched with IoU >= 0.8, their mask IoUs).
+    Detection k has mask value k + 1 and the in-process pipeline's track id (empty when it has
+    none); no id appears twice in one message. Returns (ground-truth instances matched with
+    IoU >= 0.8, their mask IoUs).
     """
     boxes = detection_boxes(detections)
     assert len(detections.detections) == len(expected), (len(detections.detections), expected)
@@ -100,8 +115,10 @@ def check_frame(detections, mask, expected, scene: ShapeScene) -> tuple[int, lis
                                expected.scores, atol=1e-5)
     labels = image_array(mask)
     assert labels.shape == (scene.image_bgr.shape[0], scene.image_bgr.shape[1])
-    ids = [int(d.id) for d in detections.detections]
-    assert ids == list(range(1, len(ids) + 1))
+    track_ids = [d.id for d in detections.detections]
+    assert track_ids == ['' if i is None else str(i) for i in expected_ids]
+    assert len({i for i in track_ids if i}) == len([i for i in track_ids if i])
+    ids = list(range(1, len(track_ids) + 1))  # mask values
     assert set(np.unique(labels)) - {0} <= set(ids)
     for det_id, box in zip(ids, boxes):
         ys, xs = np.nonzero(labels == det_id)
@@ -132,24 +149,34 @@ def decode_recorded(recorded, store):
 
 
 def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
-                     reliable_input: bool = True, min_recall: float = 0.9) -> None:
-    """Replay the bag frame by frame and check every frame's outputs; GT recall >= min_recall."""
+                     reliable_input: bool = True, min_recall: float = 0.9) -> list[list[str]]:
+    """
+    Replay the bag frame by frame and check every frame's outputs; GT recall >= min_recall.
+
+    The in-process pipeline runs the same frames in the same order with a fresh tracker, so
+    its track ids must be the node's. Returns the Detection2D ids of every frame.
+    """
     topic, msgtype = TOPICS[transport]
     client = NodeClient(graph, node, topic, msgtype, reliable_input=reliable_input)
     client.wait_ready()
     store = typestore()
     config = runtime_config(default_values())
-    matched, total, mask_ious = 0, 0, []
+    pipeline.tracker = None
+    stamps = frame_stamps(frames)
+    matched, total, mask_ious, received_ids = 0, 0, [], []
     for index, recorded in enumerate(read_bag(bag)):
         detections = client.send_and_wait(recorded)
         assert graph.spin_until(lambda d=detections: any(same_header(m.header, d.header)
                                                          for m in client.masks), 10.0)
         mask = next(m for m in client.masks if same_header(m.header, detections.header))
-        assert stamp_from(detections.header) == stamp_of(index)
+        assert stamp_from(detections.header) == stamps[index]
         expected_frame_id = 'default_cam' if transport == 'hbmem' else 'camera'
         assert detections.header.frame_id == expected_frame_id
-        expected = pipeline.run(decode_recorded(recorded, store), config, False).result
-        got, ious = check_frame(detections, mask, expected, frames[index])
+        expected = pipeline.run(decode_recorded(recorded, store), config, False,
+                                stamps[index][0] + stamps[index][1] * 1e-9)
+        got, ious = check_frame(detections, mask, expected.result, expected.track_ids,
+                                frames[index])
+        received_ids.append([d.id for d in detections.detections])
         matched += got
         total += len(frames[index].instances)
         mask_ious += ious
@@ -158,6 +185,7 @@ def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
     assert np.mean(mask_ious) >= 0.7, mask_ious
     values = client.wait_counter('frames_processed', len(frames))
     assert values['frames_bad'] == '0' and values['frames_failed'] == '0'
+    return received_ids
 
 
 @pytest.fixture(scope='module')
@@ -243,3 +271,24 @@ def test_bag_replay_yolo11_seg(tmp_path, bpu_backends, backend):
         assert 'Traceback' not in node.output()
     finally:
         node.close()
+
+
+def test_bag_replay_of_a_moving_sequence_keeps_each_object_s_id(tmp_path, ort_pipeline):
+    # Shapes moving, crossing and occluding at 30 fps, replayed over DDS with their own stamps.
+    frames = generate_sequence(seed=11, num_frames=60)
+    bag = write_scene_bag(tmp_path / 'bag', frames, 'bgr8')
+    node = NodeProcess('/bag_tracking', {**SHAPES_PARAMS, 'image_reliability': 'reliable'})
+    try:
+        with ros_graph('bag_tracking_player') as graph:
+            received = replay_and_check(graph, node, bag, frames, 'raw', ort_pipeline,
+                                        min_recall=0.8)
+        assert node.stop(signal.SIGINT) == 0
+    finally:
+        node.close()
+    # The ids the node sent, scored against the ground-truth ids of the sequence.
+    replies = iter(received)
+    results = detect(str(SHAPES_ONNX), frames)
+    scores = score_tracking([(frames, results)], lambda: lambda result, stamp: [
+        int(i) if i else None for i in next(replies)])
+    assert scores.gt_track_frames >= 200 and scores.switches_per_100 <= 1.0, scores
+    assert scores.idf1 >= 0.9, scores

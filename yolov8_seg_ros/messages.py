@@ -30,8 +30,15 @@ from yolov8_seg_ros.runtime import StatsSnapshot
 
 
 def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
-                   class_id_format: str = 'name') -> Detection2DArray:
-    """Detection2DArray in source pixels; detection i has id str(i + 1) = its mask value."""
+                   class_id_format: str = 'name',
+                   track_ids: Optional[Sequence[Optional[int]]] = None) -> Detection2DArray:
+    """
+    Detection2DArray in source pixels, in the result's order (detection i <-> mask value i + 1).
+
+    Detection2D.id is the detection's track id as a decimal string, the same for one object
+    across messages (vision_msgs' meaning of the field); empty without tracking, or while the
+    detection belongs to no confirmed track yet.
+    """
     detections = Detection2DArray()
     detections.header = header
     for index, (box, score, cls) in enumerate(zip(result.boxes_xyxy.tolist(),
@@ -39,7 +46,8 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
                                                   result.class_ids.tolist())):
         detection = Detection2D()
         detection.header = header
-        detection.id = str(index + 1)
+        track_id = track_ids[index] if track_ids is not None else None
+        detection.id = '' if track_id is None else str(track_id)
         detection.bbox.center.position.x = (box[0] + box[2]) / 2.0
         detection.bbox.center.position.y = (box[1] + box[3]) / 2.0
         detection.bbox.size_x = box[2] - box[0]
@@ -51,6 +59,14 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
         detection.results.append(hypothesis)
         detections.detections.append(detection)
     return detections
+
+
+def stamp_seconds(header: Any, fallback_s: float) -> float:
+    """Return the header stamp in seconds (the tracker's clock); fallback_s when it is unset."""
+    stamp = header.stamp
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return fallback_s
+    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def image_msg(image: np.ndarray, header: Any, encoding: str) -> Image:

@@ -51,7 +51,7 @@ from yolov8_seg_ros.backends import Backend, BackendError, create_backend
 from yolov8_seg_ros.image_conversion import (format_mismatch, from_compressed, from_hbm,
                                              from_image, SourceImage)
 from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
-                                     label_image_msg, label_info_msg)
+                                     label_image_msg, label_info_msg, stamp_seconds)
 from yolov8_seg_ros.names import INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
 from yolov8_seg_ros.parameters import (check_class_count, command_line_values,
                                        load_class_names, PARAMETERS, ParamSpec,
@@ -278,7 +278,8 @@ class SegmentationNode(Node):
             converted = time.perf_counter()
             want_overlay = (config.publish_overlay
                             and self._overlay_pub.get_subscription_count() > 0)
-            outputs = self._pipeline.run(source, config, want_overlay)
+            outputs = self._pipeline.run(source, config, want_overlay,
+                                         stamp_seconds(header, frame.received_s))
         except ImageFormatError as error:
             self._stats.frame_bad()
             self._warn_throttled(f'skipping bad frame on {self._input_topic}: {error}')
@@ -290,7 +291,7 @@ class SegmentationNode(Node):
         publish_started = time.perf_counter()
         self._detections_pub.publish(detections_msg(outputs.result, header,
                                                     self._pipeline.class_names,
-                                                    config.class_id_format))
+                                                    config.class_id_format, outputs.track_ids))
         if outputs.labels is not None:
             self._mask_pub.publish(label_image_msg(outputs.labels, header))
         if outputs.overlay_bgr is not None:
@@ -330,7 +331,10 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         backend = self._pipeline.backend
+        tracker = self._pipeline.tracker
         values = {'backend': backend.name, 'runtime_version': backend.runtime_version,
+                  'tracking': str(self._values['tracking']),
+                  'active_tracks': str(tracker.active_tracks if tracker is not None else 0),
                   'model': str(self._values['model_path']),
                   'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                  f'{backend.input_format}',

@@ -33,12 +33,14 @@ def class_color(class_id: int) -> tuple[int, int, int]:
 
 
 def draw_overlay(bgr: np.ndarray, result: SegmentationResult, class_names: Sequence[str],
-                 alpha: float = 0.45, instance_labels: Optional[np.ndarray] = None) -> np.ndarray:
+                 alpha: float = 0.45, instance_labels: Optional[np.ndarray] = None,
+                 track_ids: Optional[Sequence[Optional[int]]] = None) -> np.ndarray:
     """
-    Return a copy of bgr with each instance's visible mask tinted, its box and 'name score'.
+    Return a copy of bgr with each instance's visible mask tinted, its box and '#id name score'.
 
     Where masks overlap only the best-scoring instance tints the pixel, as in the label image;
-    instance_labels is render_instance_labels(result) when the caller already has it.
+    instance_labels is render_instance_labels(result) when the caller already has it. The
+    '#id' prefix is the detection's track id, where it has one.
     """
     canvas = bgr.copy()
     if result.masks:
@@ -61,6 +63,8 @@ def draw_overlay(bgr: np.ndarray, result: SegmentationResult, class_names: Seque
         x1, y1, x2, y2 = (int(round(v)) for v in result.boxes_xyxy[index])
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
         label = f'{class_names[int(result.class_ids[index])]} {result.scores[index]:.2f}'
+        if track_ids is not None and track_ids[index] is not None:
+            label = f'#{track_ids[index]} {label}'
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
         cv2.rectangle(canvas, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), color, -1)
         cv2.putText(canvas, label, (x1 + 2, max(th, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,

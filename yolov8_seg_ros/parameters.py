@@ -31,6 +31,7 @@ import yaml
 from yolov8_seg_ros.backends import BACKEND_NAMES
 from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig
 from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
+from yolov8_seg_ros.tracking import TrackerConfig, TRACKERS, TRACKING_RANGES
 from yolov8_seg_ros.transform import RESIZE_MODES
 
 RELIABILITIES = ('best_effort', 'reliable')
@@ -100,6 +101,19 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('class_id_format', 'id', 'Detection2D hypothesis class_id: id (the numeric class '
               'id as a string, names in label_info: the vision_msgs convention) or name',
               choices=CLASS_ID_FORMATS),
+    ParamSpec('tracking', 'bytetrack', 'Multi-object tracker giving Detection2D.id a persistent '
+              'track id: bytetrack, or off (empty ids); switching restarts the tracks',
+              choices=TRACKERS),
+    ParamSpec('track_match_iou', 0.2, 'Least IoU between a track and a high-score detection '
+              'for them to match', value_range=TRACKING_RANGES['track_match_iou']),
+    ParamSpec('track_lost_time', 1.0, 'Seconds (by the image stamps) an unmatched track is '
+              'kept and can be found again under the same id',
+              value_range=TRACKING_RANGES['track_lost_time']),
+    ParamSpec('track_new_score', 0.4, 'Least score of a detection that starts a new track',
+              value_range=TRACKING_RANGES['track_new_score']),
+    ParamSpec('track_high_score', 0.35, 'Detections at or above it are matched first and can '
+              'start tracks; those below only extend tracks (ByteTrack)',
+              value_range=TRACKING_RANGES['track_high_score']),
     ParamSpec('max_image_pixels', 8192 * 8192, 'Largest frame accepted (width x height); '
               'checked from the message fields or the compressed header before any decoding',
               read_only=True, value_range=(1, 2 ** 31 - 1)),
@@ -132,6 +146,8 @@ class RuntimeConfig:
     mask_output: str
     publish_overlay: bool
     class_id_format: str
+    tracking: str  # one of TRACKERS
+    tracker: TrackerConfig
 
 
 def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Optional[str]:
@@ -229,8 +245,12 @@ def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
                           pre_nms_topk=int(values['pre_nms_topk']),
                           agnostic_nms=bool(values['agnostic_nms']),
                           classes=None if classes == (ALL_CLASSES,) else classes)
+    tracker = TrackerConfig(match_iou=float(values['track_match_iou']),
+                            lost_time_s=float(values['track_lost_time']),
+                            new_score=float(values['track_new_score']),
+                            high_score=float(values['track_high_score']))
     return RuntimeConfig(decode, str(values['mask_output']), bool(values['publish_overlay']),
-                         str(values['class_id_format']))
+                         str(values['class_id_format']), str(values['tracking']), tracker)
 
 
 def load_class_names(class_names: Sequence[str], class_names_file: str,

@@ -35,10 +35,13 @@ from yolov8_seg_ros.overlay import draw_overlay
 from yolov8_seg_ros.parameters import RuntimeConfig
 from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
+from yolov8_seg_ros.tracking import ByteTracker
 
-# Per-frame stages timed in /diagnostics: decode is boxes and masks, render the label image,
-# overlay the BGR conversion and drawing (only while someone subscribes), publish the messages.
-STAGES = ('convert', 'preprocess', 'inference', 'decode', 'render', 'overlay', 'publish')
+# Per-frame stages timed in /diagnostics: decode is boxes and masks, track the tracker update,
+# render the label image, overlay the BGR conversion and drawing (only while someone
+# subscribes), publish the messages.
+STAGES = ('convert', 'preprocess', 'inference', 'decode', 'track', 'render', 'overlay',
+          'publish')
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class FrameOutputs:
     """Everything published for one frame; labels/overlay are None when not requested."""
 
     result: SegmentationResult
+    track_ids: Optional[tuple[Optional[int], ...]]  # per detection; None: tracking off
     labels: Optional[np.ndarray]  # (H, W) uint8/uint16 label image at the source size
     overlay_bgr: Optional[np.ndarray]  # (H, W, 3) uint8
     stage_s: dict[str, float]  # seconds per stage: preprocess .. overlay (see STAGES)
@@ -60,10 +64,16 @@ class SegmentationPipeline:
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
         self.postprocessor = SegPostprocessor(backend.layout)
         self.num_classes = backend.layout.num_classes
+        self.tracker: Optional[ByteTracker] = None  # while config.tracking is not 'off'
 
-    def run(self, source: SourceImage, config: RuntimeConfig,
-            want_overlay: bool) -> FrameOutputs:
-        """Process one source image; raises ImageFormatError or BackendError."""
+    def run(self, source: SourceImage, config: RuntimeConfig, want_overlay: bool,
+            stamp_s: float = 0.0) -> FrameOutputs:
+        """
+        Process one source image stamped stamp_s (seconds); raises ImageFormatError, BackendError.
+
+        Frames must come in stamp order while tracking is on: the tracker keeps its tracks
+        between calls, and restarts when tracking is switched or the stamps go back.
+        """
         started = time.perf_counter()
         frame = self.preprocessor(source.array, source.encoding)
         preprocessed = time.perf_counter()
@@ -75,6 +85,8 @@ class SegmentationPipeline:
             decode = dataclasses.replace(decode, with_masks=with_masks)
         result = self.postprocessor(outputs, frame.transform, decode)
         decoded = time.perf_counter()
+        track_ids = self._track(result, config, stamp_s)
+        tracked = time.perf_counter()
         labels = None
         if config.mask_output == 'instance':
             labels = render_instance_labels(result)
@@ -85,11 +97,23 @@ class SegmentationPipeline:
         if want_overlay:
             overlay = draw_overlay(to_bgr(source.array, source.encoding), result,
                                    self.class_names, instance_labels=(
-                                       labels if config.mask_output == 'instance' else None))
+                                       labels if config.mask_output == 'instance' else None),
+                                   track_ids=track_ids)
         finished = time.perf_counter()
-        return FrameOutputs(result, labels, overlay,
+        return FrameOutputs(result, track_ids, labels, overlay,
                             {'preprocess': preprocessed - started,
                              'inference': inferred - preprocessed,
                              'decode': decoded - inferred,
-                             'render': rendered - decoded,
+                             'track': tracked - decoded,
+                             'render': rendered - tracked,
                              'overlay': finished - rendered})
+
+    def _track(self, result: SegmentationResult, config: RuntimeConfig,
+               stamp_s: float) -> Optional[tuple[Optional[int], ...]]:
+        if config.tracking == 'off':
+            self.tracker = None
+            return None
+        if self.tracker is None:
+            self.tracker = ByteTracker(config.tracker)
+        self.tracker.config = config.tracker
+        return tuple(self.tracker.update(result.boxes_xyxy, result.scores, stamp_s))

@@ -186,8 +186,47 @@ def bench_node_stage(results: dict[str, float], runs: int) -> None:
     bench_node(results, runs, heads)
 
 
+def moving_boxes(count: int, frames: int, seed: int = 0) -> list[np.ndarray]:
+    """Boxes (20-120 px) crossing a 1080p frame at up to 8 px per frame, with jitter."""
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform([0, 0], [1920, 1080], size=(count, 2))
+    velocity = rng.uniform(-8, 8, size=(count, 2))
+    sizes = rng.uniform(20, 120, size=(count, 2))
+    sequence = []
+    for k in range(frames):
+        c = (centres + velocity * k) % [1920, 1080] + rng.normal(0, 1.0, (count, 2))
+        sequence.append(np.concatenate([c - sizes / 2, c + sizes / 2], axis=1))
+    return sequence
+
+
+def tracker_steps(count: int, frames: int) -> Callable[[], None]:
+    """Return a function that feeds the next frame of count moving boxes to one tracker."""
+    from yolov8_seg_ros.tracking import ByteTracker
+    boxes = moving_boxes(count, frames)
+    scores = np.random.default_rng(1).uniform(0.3, 0.95, count)
+    tracker = ByteTracker()
+    frame = iter(range(frames))
+
+    def update() -> None:
+        k = next(frame)
+        tracker.update(boxes[k], scores, k / 30.0)
+    return update
+
+
+def bench_tracking(results: dict[str, float], runs: int) -> None:
+    """Tracker update per frame (steady state: every object tracked) for 10 and 100 objects."""
+    for count in (10, 100):
+        update = tracker_steps(count, runs + 40)
+        for _ in range(30):  # every track confirmed before timing
+            update()
+        results[f'tracking_ms_n{count}'] = median_ms(update, runs)
+    if 'postprocess_ms_1080p_n10' in results:
+        results['tracking_vs_postprocess_ratio_n10'] = (
+            results['tracking_ms_n10'] / results['postprocess_ms_1080p_n10'])
+
+
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
-          'inference': bench_inference, 'node': bench_node_stage}
+          'inference': bench_inference, 'tracking': bench_tracking, 'node': bench_node_stage}
 
 
 def main() -> None:
