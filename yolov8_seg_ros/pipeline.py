@@ -64,7 +64,8 @@ class SegmentationPipeline:
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
         self.postprocessor = SegPostprocessor(backend.layout)
         self.num_classes = backend.layout.num_classes
-        self.tracker: Optional[ByteTracker] = None  # while config.tracking is not 'off'
+        # Made here (it loads SciPy) rather than on the first frame; None while tracking is off.
+        self.tracker: Optional[ByteTracker] = ByteTracker()
 
     def run(self, source: SourceImage, config: RuntimeConfig, want_overlay: bool,
             stamp_s: float = 0.0) -> FrameOutputs:

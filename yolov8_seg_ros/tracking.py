@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 TRACKERS = ('off', 'bytetrack')
 TRACKING_RANGES = {'track_match_iou': (0.01, 1.0), 'track_lost_time': (0.0, 60.0),
@@ -83,6 +82,10 @@ class ByteTracker:
     """Assigns persistent ids to each frame's detections; call update() once per frame in order."""
 
     def __init__(self, config: TrackerConfig = TrackerConfig()) -> None:
+        # SciPy takes a tenth of a second to import: load it with the tracker, not with the
+        # module (the node imports this module before it can handle signals).
+        from scipy.optimize import linear_sum_assignment
+        self._assign = linear_sum_assignment
         self.config = config
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -125,21 +128,22 @@ class ByteTracker:
         confirmed = [t for t in self._tracks if t.confirmed]
         unconfirmed = [t for t in self._tracks if not t.confirmed]
         # 1. High-score detections against every confirmed track, lost ones included.
-        matches, free_tracks, free_high = _associate(confirmed, boxes, high, config.match_iou)
+        matches, free_tracks, free_high = self._associate(confirmed, boxes, high,
+                                                          config.match_iou)
         for track, det in matches:
             self._update_track(track, boxes[det], stamp_s)
             ids[det] = track.track_id
         # 2. BYTE: low-score detections against the tracks that were tracked until now.
         recent = [t for t in free_tracks if not t.lost]
-        matches, still_free, _ = _associate(recent, boxes, low, _SECOND_MATCH_IOU)
+        matches, still_free, _ = self._associate(recent, boxes, low, _SECOND_MATCH_IOU)
         for track, det in matches:
             self._update_track(track, boxes[det], stamp_s)
             ids[det] = track.track_id
         for track in still_free:
             track.lost = True
         # 3. Unconfirmed tracks against the high-score detections left; a match confirms.
-        matches, dropped, free_high = _associate(unconfirmed, boxes, free_high,
-                                                 _UNCONFIRMED_MATCH_IOU)
+        matches, dropped, free_high = self._associate(unconfirmed, boxes, free_high,
+                                                      _UNCONFIRMED_MATCH_IOU)
         for track, det in matches:
             self._update_track(track, boxes[det], stamp_s)
             track.confirmed = True
@@ -163,6 +167,23 @@ class ByteTracker:
                 ids[det] = track.track_id
         self._tracks = kept
         return ids
+
+    def _associate(self, tracks: list[_Track], boxes: np.ndarray, detections: np.ndarray,
+                   min_iou: float) -> tuple[list[tuple[_Track, int]], list[_Track], np.ndarray]:
+        """Match tracks to detections (indices into boxes) by IoU, at least min_iou."""
+        if not tracks or detections.size == 0:
+            return [], list(tracks), detections
+        iou = box_iou_matrix(np.stack([t.box for t in tracks]), boxes[detections])
+        rows, cols = self._assign(-iou)
+        keep = iou[rows, cols] >= min_iou
+        rows, cols = rows[keep], cols[keep]
+        matched_tracks = set(rows.tolist())
+        matched_dets = set(cols.tolist())
+        matches = [(tracks[r], int(detections[c])) for r, c in zip(rows, cols)]
+        free_tracks = [t for i, t in enumerate(tracks) if i not in matched_tracks]
+        free_dets = np.array([d for i, d in enumerate(detections) if i not in matched_dets],
+                             dtype=np.int64)
+        return matches, free_tracks, free_dets
 
     def _new_track(self, box: np.ndarray, stamp_s: float, confirmed: bool) -> _Track:
         measurement = _xyah(box)
@@ -210,24 +231,6 @@ class ByteTracker:
         track.box = box.copy()
         track.last_seen_s = stamp_s
         track.lost = False
-
-
-def _associate(tracks: list[_Track], boxes: np.ndarray, detections: np.ndarray,
-               min_iou: float) -> tuple[list[tuple[_Track, int]], list[_Track], np.ndarray]:
-    """Match tracks to detections (indices into boxes) by IoU, at least min_iou."""
-    if not tracks or detections.size == 0:
-        return [], list(tracks), detections
-    iou = box_iou_matrix(np.stack([t.box for t in tracks]), boxes[detections])
-    rows, cols = linear_sum_assignment(-iou)
-    keep = iou[rows, cols] >= min_iou
-    rows, cols = rows[keep], cols[keep]
-    matched_tracks = set(rows.tolist())
-    matched_dets = set(cols.tolist())
-    matches = [(tracks[r], int(detections[c])) for r, c in zip(rows, cols)]
-    free_tracks = [t for i, t in enumerate(tracks) if i not in matched_tracks]
-    free_dets = np.array([d for i, d in enumerate(detections) if i not in matched_dets],
-                         dtype=np.int64)
-    return matches, free_tracks, free_dets
 
 
 def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
