@@ -15,6 +15,8 @@
 """The backends: ONNX Runtime for real, the two BPU runtimes through their faithful fakes."""
 
 
+from pathlib import Path
+
 import cv2
 from helpers.fake_runtime import write_fake_bin
 from helpers.geometry import box_iou
@@ -25,7 +27,8 @@ import pytest
 from yolov8_seg_ros.backends import BackendError, candidate_backends, create_backend, \
     NO_BPU_RUNTIME
 from yolov8_seg_ros.backends.base import quantized_output, RuntimeUnavailableError
-from yolov8_seg_ros.backends.hobot_dnn_backend import UNAVAILABLE
+from yolov8_seg_ros.backends.hbm_runtime_backend import HbmRuntimeBackend
+from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILABLE
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
@@ -154,3 +157,18 @@ def test_bpu_backend_input_size_and_errors(bpu_backends, fake_bin, tmp_path, run
     broken.write_text('{"format": "something else"}')
     with pytest.raises(BackendError, match=rf'{runtime} could not load .*broken\.bin'):
         bpu_backends[runtime](broken)
+
+
+@pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime'])
+def test_bpu_backends_hand_the_runtime_only_what_it_accepts(pyeasy_dnn, hbm_runtime, fake_bin,
+                                                            runtime):
+    # Both runtimes refuse a pathlib.Path (SystemError / TypeError); the backends take one.
+    path = Path(fake_bin)
+    with pytest.raises((SystemError, TypeError)):
+        pyeasy_dnn.load(path) if runtime == 'hobot_dnn' else hbm_runtime.HB_HBMRuntime(path)
+    backend = (HobotDnnBackend(path, pyeasy_dnn) if runtime == 'hobot_dnn'
+               else HbmRuntimeBackend(path, hbm_runtime))
+    # A non-contiguous view of the right size goes in as exactly H*W*3/2 contiguous bytes.
+    strided = np.zeros(2 * 153600, np.uint8)[::2]
+    assert not strided.flags.c_contiguous
+    assert len(backend.infer(strided)) == 10
