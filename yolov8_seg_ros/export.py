@@ -201,20 +201,7 @@ def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: 
     layout) the compiled .bin is the result.
     """
     prefix = model_prefix(onnx_path, input_hw)
-    if not nodes:
-        return (
-            '#!/usr/bin/env bash\n'
-            '# Run inside the RDK X5 OpenExplorer docker image, in this folder.\n'
-            'set -euo pipefail\n'
-            f'# 1. Calibration samples (on a machine with this package): yolov8-seg-calib '
-            f'IMAGES_DIR {cal_dir} --imgsz {input_hw[0]}x{input_hw[1]}\n'
-            f'hb_mapper checker --model-type onnx --march bayes-e --model {onnx_path.name}\n'
-            f'hb_mapper makertbin --model-type onnx --config {yaml_name}\n'
-            '# All ten outputs stay float32, in the model-zoo order (float32 layout).\n'
-            f'# Result: {prefix}/{prefix}.bin -> model_path of the yolov8_seg node.\n'
-        )
-    removes = ' \\\n'.join(f'  -r {shlex.quote(n)}' for n in nodes)
-    return (
+    compile_steps = (
         '#!/usr/bin/env bash\n'
         '# Run inside the RDK X5 OpenExplorer docker image, in this folder.\n'
         'set -euo pipefail\n'
@@ -222,7 +209,15 @@ def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: 
         f'IMAGES_DIR {cal_dir} --imgsz {input_hw[0]}x{input_hw[1]}\n'
         f'hb_mapper checker --model-type onnx --march bayes-e --model {onnx_path.name}\n'
         f'hb_mapper makertbin --model-type onnx --config {yaml_name}\n'
-        f'cd {prefix}\n'
+    )
+    if not nodes:
+        return (compile_steps
+                + '# All ten outputs stay float32, in the model-zoo order (float32 layout).\n'
+                f'# Result: {prefix}/{prefix}.bin -> model_path of the yolov8_seg node.\n')
+    removes = ' \\\n'.join(f'  -r {shlex.quote(n)}' for n in nodes)
+    return (
+        compile_steps
+        + f'cd {prefix}\n'
         '# Remove the Dequantize nodes of the 3 mask-coefficient and 3 box heads, so they\n'
         '# come out as int32 with per-channel scales (dequantized on the CPU only where needed).\n'
         f'hb_model_modifier {prefix}.bin \\\n{removes}\n'

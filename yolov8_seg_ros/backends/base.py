@@ -20,7 +20,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from yolov8_seg_ros.layout import HeadLayout, RawOutput
+from yolov8_seg_ros.layout import HeadLayout, LayoutError, RawOutput, resolve_layout
 
 
 class BackendError(RuntimeError):
@@ -74,3 +74,38 @@ def quantized_output(data: np.ndarray, scale: np.ndarray,
     shape[axis] = -1
     dequantized = (data.astype(np.float32) - zero.reshape(shape if zero.size > 1 else [1]))
     return RawOutput(dequantized * scale.reshape(shape if scale.size > 1 else [1]), None)
+
+
+class Nv12BpuModel:
+    """
+    What the BPU backends share: one NV12 input of H*W*3/2 bytes, heads found by shape.
+
+    Subclasses set name and model_path and provide infer(tensor) -> list[RawOutput].
+    """
+
+    name: str
+    model_path: str
+
+    def _set_input_shape(self, shape: tuple[int, ...]) -> None:
+        """Take the input size from a (1, 3, H, W) (or (1, H, W, 3)) NV12 input shape."""
+        height, width = (shape[2], shape[3]) if shape[1] == 3 else (shape[1], shape[2])
+        self.input_wh = (width, height)
+        self._nv12_bytes = width * height * 3 // 2
+
+    def _nv12_input(self, tensor: np.ndarray) -> np.ndarray:
+        """Return the frame as exactly H*W*3/2 C-contiguous bytes, or raise BackendError."""
+        data = np.ascontiguousarray(tensor, dtype=np.uint8).reshape(-1)
+        if data.size != self._nv12_bytes:
+            raise BackendError(f'{self.name} input for {self.model_path!r}: {data.size} bytes, '
+                               f'expected exactly {self._nv12_bytes} (NV12 '
+                               f'{self.input_wh[0]}x{self.input_wh[1]})')
+        return data
+
+    def _resolve_layout(self) -> HeadLayout:
+        """Run a neutral grey frame and identify the heads by their shapes."""
+        sample = self.infer(np.full(self._nv12_bytes, 128, dtype=np.uint8))
+        try:
+            return resolve_layout([o.data.shape for o in sample],
+                                  [o.scale is not None for o in sample])
+        except LayoutError as error:
+            raise BackendError(f'model {self.model_path!r}: {error}') from error

@@ -29,9 +29,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from yolov8_seg_ros.backends.base import BackendError, quantized_output, \
+from yolov8_seg_ros.backends.base import BackendError, Nv12BpuModel, quantized_output, \
     RuntimeUnavailableError
-from yolov8_seg_ros.layout import LayoutError, RawOutput, resolve_layout
+from yolov8_seg_ros.layout import RawOutput
 
 UNAVAILABLE = ('the hbm_runtime backend needs the BPU runtime hbm_runtime, which comes with '
                'the RDK X5 image from RDK OS 3.5.0 on (never from pip: the hbm-runtime on PyPI '
@@ -53,7 +53,7 @@ def import_hbm_runtime() -> ModuleType:
     return hbm_runtime
 
 
-class HbmRuntimeBackend:
+class HbmRuntimeBackend(Nv12BpuModel):
     """One BPU model through hbm_runtime; NV12 input; outputs as RawOutput."""
 
     name = 'hbm_runtime'
@@ -81,16 +81,8 @@ class HbmRuntimeBackend:
             raise BackendError(f'model {model_path!r}: inputs {input_names} ({input_type} '
                                f'{input_shape}); this node feeds one NV12 input (build the .bin '
                                'with input_type_rt nv12)')
-        height, width = (input_shape[2], input_shape[3]) if input_shape[1] == 3 \
-            else (input_shape[1], input_shape[2])
-        self.input_wh = (width, height)
-        self._nv12_bytes = width * height * 3 // 2
-        sample = self.infer(np.full(self._nv12_bytes, 128, dtype=np.uint8))
-        try:
-            self.layout = resolve_layout([o.data.shape for o in sample],
-                                         [o.scale is not None for o in sample])
-        except LayoutError as error:
-            raise BackendError(f'model {model_path!r}: {error}') from error
+        self._set_input_shape(input_shape)
+        self.layout = self._resolve_layout()
 
     @property
     def model_name(self) -> str:
@@ -99,11 +91,7 @@ class HbmRuntimeBackend:
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Run one NV12 frame (exactly H*W*3/2 bytes)."""
-        data = np.ascontiguousarray(tensor, dtype=np.uint8).reshape(-1)
-        if data.size != self._nv12_bytes:
-            raise BackendError(f'hbm_runtime input for {self.model_path!r}: {data.size} bytes, '
-                               f'expected exactly {self._nv12_bytes} (NV12 '
-                               f'{self.input_wh[0]}x{self.input_wh[1]})')
+        data = self._nv12_input(tensor)
         try:
             results = self._runtime.run({self._model_name: {self._input_name: data}})
             outputs = results[self._model_name]

@@ -29,9 +29,9 @@ from typing import Optional
 
 import numpy as np
 
-from yolov8_seg_ros.backends.base import BackendError, quantized_output, \
+from yolov8_seg_ros.backends.base import BackendError, Nv12BpuModel, quantized_output, \
     RuntimeUnavailableError
-from yolov8_seg_ros.layout import LayoutError, RawOutput, resolve_layout
+from yolov8_seg_ros.layout import RawOutput
 
 UNAVAILABLE = ('the hobot_dnn backend needs the RDK X5 BPU runtime (hobot_dnn.pyeasy_dnn), '
                'which exists only on the board; on this machine use an .onnx model with the '
@@ -62,7 +62,7 @@ def distribution_version(*names: str) -> str:
     return 'unknown'
 
 
-class HobotDnnBackend:
+class HobotDnnBackend(Nv12BpuModel):
     """One BPU model; NV12 input; outputs as RawOutput with scales where quantized."""
 
     name = 'hobot_dnn'
@@ -88,26 +88,13 @@ class HobotDnnBackend:
         if input_type.upper() != 'NV12' or len(input_shape) != 4:
             raise BackendError(f'model {model_path!r}: input is {input_type} {input_shape}; this '
                                'node feeds NV12 (build the .bin with input_type_rt nv12)')
-        height, width = (input_shape[2], input_shape[3]) if input_shape[1] == 3 \
-            else (input_shape[1], input_shape[2])
-        self.input_wh = (width, height)
-        self._nv12_bytes = width * height * 3 // 2
         self._scales = scales
-        neutral = np.full(self._nv12_bytes, 128, dtype=np.uint8)
-        sample = self.infer(neutral)
-        try:
-            self.layout = resolve_layout([o.data.shape for o in sample],
-                                         [o.scale is not None for o in sample])
-        except LayoutError as error:
-            raise BackendError(f'model {model_path!r}: {error}') from error
+        self._set_input_shape(input_shape)
+        self.layout = self._resolve_layout()
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Run one NV12 frame (exactly H*W*3/2 bytes)."""
-        data = np.ascontiguousarray(tensor, dtype=np.uint8).reshape(-1)
-        if data.size != self._nv12_bytes:
-            raise BackendError(f'hobot_dnn input for {self.model_path!r}: {data.size} bytes, '
-                               f'expected exactly {self._nv12_bytes} (NV12 '
-                               f'{self.input_wh[0]}x{self.input_wh[1]})')
+        data = self._nv12_input(tensor)
         try:
             tensors = self._model.forward(data)
             buffers = [t.buffer for t in tensors]  # each access copies: read once
