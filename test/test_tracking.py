@@ -16,8 +16,14 @@
 
 from __future__ import annotations
 
+from helpers.models import SHAPES_ONNX
+from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
+from yolov8_seg_ros.backends import create_backend
+from yolov8_seg_ros.image_conversion import SourceImage
+from yolov8_seg_ros.parameters import default_values, runtime_config
+from yolov8_seg_ros.pipeline import SegmentationPipeline
 from yolov8_seg_ros.tracking import ByteTracker, TrackerConfig
 
 DT = 1.0 / 30.0
@@ -99,3 +105,18 @@ def test_tracker_config_ranges():
         TrackerConfig(match_iou=0.0)
     with pytest.raises(ValueError, match='track_lost_time -1'):
         TrackerConfig(lost_time_s=-1.0)
+
+
+def test_switching_tracking_off_and_on_restarts_tracks_without_reusing_ids():
+    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
+                                    'letterbox', ['a', 'b', 'c', 'd'])
+    scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
+    source = SourceImage(scene.image_bgr, 'bgr8')
+    on = runtime_config(default_values())
+    off = runtime_config({**default_values(), 'tracking': 'off'})
+    first = {i for i in pipeline.run(source, on, False, 1.0).track_ids if i is not None}
+    assert len(first) >= 2
+    assert pipeline.run(source, off, False, 1.1).track_ids is None
+    # A restart confirms at once (its first frame), under ids never used before.
+    again = {i for i in pipeline.run(source, on, False, 1.2).track_ids if i is not None}
+    assert len(again) == len(first) and not again & first

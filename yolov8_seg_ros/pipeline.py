@@ -64,7 +64,7 @@ class SegmentationPipeline:
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
         self.postprocessor = SegPostprocessor(backend.layout)
         self.num_classes = backend.layout.num_classes
-        # Made here (it loads SciPy) rather than on the first frame; None while tracking is off.
+        # Made here (it loads SciPy) rather than on the first frame.
         self.tracker: Optional[ByteTracker] = ByteTracker()
 
     def run(self, source: SourceImage, config: RuntimeConfig, want_overlay: bool,
@@ -112,7 +112,8 @@ class SegmentationPipeline:
     def _track(self, result: SegmentationResult, config: RuntimeConfig,
                stamp_s: float) -> Optional[tuple[Optional[int], ...]]:
         if config.tracking == 'off':
-            self.tracker = None
+            if self.tracker is not None:
+                self.tracker.reset()  # its ids keep counting: none is reused after a switch
             return None
         if self.tracker is None:
             self.tracker = ByteTracker(config.tracker)
