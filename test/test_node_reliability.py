@@ -299,6 +299,18 @@ def test_a_dead_or_stuck_worker_is_reported_and_ends_the_process(case):
         node.close()
 
 
+def wait_for_sigterm_handler(pid: int, timeout_s: float) -> bool:
+    """Wait until process pid catches SIGTERM (its SigCgt mask in /proc/PID/status)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = Path(f'/proc/{pid}/status').read_text()
+        caught = next(line for line in status.splitlines() if line.startswith('SigCgt:'))
+        if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+            return True
+        time.sleep(0.002)
+    return False
+
+
 @pytest.mark.parametrize('case', ['second SIGINT after 50 ms', 'SIGTERM during model load',
                                   'SIGTERM with a frame in flight'])
 def test_signals_at_awkward_moments_exit_0_without_errors(tmp_path, case):
@@ -310,7 +322,9 @@ def test_signals_at_awkward_moments_exit_0_without_errors(tmp_path, case):
                        extra_pythonpath=FAKES)
     try:
         if case == 'SIGTERM during model load':
-            time.sleep(0.3)
+            # As soon as the node can handle it (before that, no Python program can), while
+            # the model is still loading: a fixed delay raced the interpreter's start-up.
+            assert wait_for_sigterm_handler(node.process.pid, 15.0)
             assert node.stop(signal.SIGTERM) == 0
         else:
             with ros_graph('signals_client') as graph:
