@@ -117,6 +117,11 @@ class TestLaunchArguments(unittest.TestCase):
         self.assertIn('Max value: 1.0', described)
         self.assertIn('Read only: true', ros2_cli('param', 'describe', FQN, 'model_path',
                                                   until='Read only'))
+        # The disabling choices are spelled so that the CLI's YAML does not read a bool.
+        for name, value in (('tracking', 'none'), ('mask_output', 'none'),
+                            ('tracking', 'bytetrack'), ('mask_output', 'instance')):
+            self.assertIn('Set parameter successful',
+                          ros2_cli('param', 'set', FQN, name, value, until='successful'))
 
 
 @launch_testing.post_shutdown_test()

@@ -33,7 +33,7 @@ def test_detections_carry_track_ids_and_share_their_order_with_the_mask():
                                 masks, (8, 6))
     header = Header(frame_id='cam')
     msg = detections_msg(result, header, ['a', 'b', 'c'])
-    assert [d.id for d in msg.detections] == ['', '']  # tracking off: vision_msgs' empty id
+    assert [d.id for d in msg.detections] == ['', '']  # no tracking: vision_msgs' empty id
     tracked = detections_msg(result, header, ['a', 'b', 'c'], track_ids=(17, None))
     assert [d.id for d in tracked.detections] == ['17', '']  # the second is not confirmed yet
     assert [d.results[0].hypothesis.class_id for d in msg.detections] == ['c', 'a']

@@ -130,7 +130,7 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert len(strict.detections) < len(first.detections)
 
             masks_before = len(client.masks)
-            assert client.set_parameters(mask_output='off')[0].successful
+            assert client.set_parameters(mask_output='none')[0].successful
             client.send_and_wait(recorded[3])
             graph.spin_until(lambda: False, 0.5)
             assert len(client.masks) == masks_before
@@ -144,7 +144,8 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             }
             assert not any(r.successful for r in rejected.values())
             assert 'out of range' in rejected['classes'].reason
-            assert "expected one of ('instance', 'class', 'off')" in rejected['mask_output'].reason
+            reason = rejected['mask_output'].reason
+            assert "expected one of ('instance', 'class', 'none')" in reason
             assert 'read-only' in rejected['model_path'].reason
             client.send_and_wait(recorded[4])  # still running with the accepted values
         assert node.stop(signal.SIGTERM) == 0

@@ -113,7 +113,7 @@ def test_switching_tracking_off_and_on_restarts_tracks_without_reusing_ids():
     scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
     source = SourceImage(scene.image_bgr, 'bgr8')
     on = runtime_config(default_values())
-    off = runtime_config({**default_values(), 'tracking': 'off'})
+    off = runtime_config({**default_values(), 'tracking': 'none'})
     first = {i for i in pipeline.run(source, on, False, 1.0).track_ids if i is not None}
     assert len(first) >= 2
     assert pipeline.run(source, off, False, 1.1).track_ids is None

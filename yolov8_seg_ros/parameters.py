@@ -35,7 +35,8 @@ from yolov8_seg_ros.tracking import TrackerConfig, TRACKERS, TRACKING_RANGES
 from yolov8_seg_ros.transform import RESIZE_MODES
 
 RELIABILITIES = ('best_effort', 'reliable')
-MASK_OUTPUTS = ('instance', 'class', 'off')
+# 'none', not 'off': YAML (params files, `ros2 param set`) reads an unquoted off as false.
+MASK_OUTPUTS = ('instance', 'class', 'none')
 CLASS_ID_FORMATS = ('id', 'name')
 PROVIDER_NAMES = ('cpu', 'cuda', 'tensorrt')
 ALL_CLASSES = -1
@@ -95,14 +96,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detections[i] '
               'of the same message has value i + 1), class (the class id as in label_info, '
               'background 255 in mono8 / 65535 in mono16, the vision_msgs UNLABELED value) or '
-              'off', choices=MASK_OUTPUTS),
+              'none', choices=MASK_OUTPUTS),
     ParamSpec('publish_overlay', True, 'Publish the overlay image (only drawn while someone '
               'subscribes)'),
     ParamSpec('class_id_format', 'id', 'Detection2D hypothesis class_id: id (the numeric class '
               'id as a string, names in label_info: the vision_msgs convention) or name',
               choices=CLASS_ID_FORMATS),
     ParamSpec('tracking', 'bytetrack', 'Multi-object tracker giving Detection2D.id a persistent '
-              'track id: bytetrack, or off (empty ids); switching restarts the tracks',
+              'track id: bytetrack, or none (empty ids); switching restarts the tracks',
               choices=TRACKERS),
     ParamSpec('track_match_iou', 0.2, 'Least IoU between a track and a high-score detection '
               'for them to match', value_range=TRACKING_RANGES['track_match_iou']),

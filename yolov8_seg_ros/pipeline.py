@@ -49,7 +49,7 @@ class FrameOutputs:
     """Everything published for one frame; labels/overlay are None when not requested."""
 
     result: SegmentationResult
-    track_ids: Optional[tuple[Optional[int], ...]]  # per detection; None: tracking off
+    track_ids: Optional[tuple[Optional[int], ...]]  # per detection; None: tracking none
     labels: Optional[np.ndarray]  # (H, W) uint8/uint16 label image at the source size
     overlay_bgr: Optional[np.ndarray]  # (H, W, 3) uint8
     stage_s: dict[str, float]  # seconds per stage: preprocess .. overlay (see STAGES)
@@ -80,7 +80,7 @@ class SegmentationPipeline:
         preprocessed = time.perf_counter()
         outputs = self.backend.infer(frame.tensor)
         inferred = time.perf_counter()
-        with_masks = config.mask_output != 'off' or want_overlay
+        with_masks = config.mask_output != 'none' or want_overlay
         decode = config.decode
         if decode.with_masks != with_masks:
             decode = dataclasses.replace(decode, with_masks=with_masks)
@@ -111,7 +111,7 @@ class SegmentationPipeline:
 
     def _track(self, result: SegmentationResult, config: RuntimeConfig,
                stamp_s: float) -> Optional[tuple[Optional[int], ...]]:
-        if config.tracking == 'off':
+        if config.tracking == 'none':
             if self.tracker is not None:
                 self.tracker.reset()  # its ids keep counting: none is reused after a switch
             return None

@@ -36,7 +36,7 @@ from typing import Optional
 
 import numpy as np
 
-TRACKERS = ('off', 'bytetrack')
+TRACKERS = ('none', 'bytetrack')  # 'none', not 'off': YAML reads an unquoted off as false
 TRACKING_RANGES = {'track_match_iou': (0.01, 1.0), 'track_lost_time': (0.0, 60.0),
                    'track_new_score': (0.0, 1.0), 'track_high_score': (0.0, 1.0)}
 # ByteTrack's noise model is per frame at the MOT17 frame rate; time steps are scaled to it.
