@@ -364,6 +364,12 @@ class _StopRequest:
     def _handle(self, signum: int, frame: Any) -> None:
         self.requested.set()
 
+    @staticmethod
+    def ignore_further() -> None:
+        """Ignore later signals: the interpreter's exit resets Python handlers to the default."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+
 
 def main(args: Optional[list[str]] = None,
          backend_factory: BackendFactory = create_backend) -> int:
@@ -396,6 +402,8 @@ def main(args: Optional[list[str]] = None,
         executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown()
+        # A second Ctrl-C during the interpreter's exit would otherwise kill it (exit -2).
+        stop.ignore_further()
     return 0 if failure is None else 1
 
 
