@@ -25,8 +25,8 @@ the motion model and the lost time use the frames' timestamps, not a frame count
 dropped by the node's latest-frame policy only lengthen the prediction step; association
 ignores the class (a detector's label may flicker between frames), and an unmatched detection
 that overlaps a matched one (the same object under another class, kept by class-wise NMS)
-starts no track. No rclpy. The PyPI trackers do not fit the board (see the
-README): this module implements the paper's algorithm, with SciPy's assignment solver.
+starts no track. No rclpy. The maintained trackers on PyPI do not fit the board (see the
+README), so this is the paper's algorithm written here, with SciPy's assignment solver.
 """
 
 from __future__ import annotations
