@@ -90,6 +90,8 @@ def test_quantized_outputs_dequantize_as_documented(scale, zero_point, axis, exp
         np.testing.assert_allclose(raw.data * raw.scale, reference, rtol=1e-6)
     with pytest.raises(BackendError, match='2 scales'):
         quantized_output(data, np.array([1.0, 2.0]))
+    floats = data.astype(np.float32)  # a float output is not quantized, whatever its scales
+    assert quantized_output(floats, np.array(scale)) == (floats, None)
 
 
 def test_onnxruntime_backend_loads_validates_and_runs():

@@ -56,6 +56,8 @@ class ParamSpec:
     value_range: Optional[tuple[float, float]] = None
 
 
+_TRACKER = TrackerConfig()  # the tracker's defaults are its parameters' defaults
+
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
               'with the split-head YOLOv8-seg or YOLO11-seg outputs', read_only=True),
@@ -105,15 +107,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('tracking', 'bytetrack', 'Multi-object tracker giving Detection2D.id a persistent '
               'track id: bytetrack, or none (empty ids); switching restarts the tracks',
               choices=TRACKERS),
-    ParamSpec('track_match_iou', 0.2, 'Least IoU between a track and a high-score detection '
-              'for them to match', value_range=TRACKING_RANGES['track_match_iou']),
-    ParamSpec('track_lost_time', 1.0, 'Seconds (by the image stamps) an unmatched track is '
-              'kept and can be found again under the same id',
+    ParamSpec('track_match_iou', _TRACKER.match_iou, 'Least IoU between a track and a '
+              'high-score detection for them to match',
+              value_range=TRACKING_RANGES['track_match_iou']),
+    ParamSpec('track_lost_time', _TRACKER.lost_time_s, 'Seconds (by the image stamps) an '
+              'unmatched track is kept and can be found again under the same id',
               value_range=TRACKING_RANGES['track_lost_time']),
-    ParamSpec('track_new_score', 0.4, 'Least score of a detection that starts a new track',
-              value_range=TRACKING_RANGES['track_new_score']),
-    ParamSpec('track_high_score', 0.35, 'Detections at or above it are matched first and can '
-              'start tracks; those below only extend tracks (ByteTrack)',
+    ParamSpec('track_new_score', _TRACKER.new_score, 'Least score of a detection that starts '
+              'a new track', value_range=TRACKING_RANGES['track_new_score']),
+    ParamSpec('track_high_score', _TRACKER.high_score, 'Detections at or above it are matched '
+              'first and can start tracks; those below only extend tracks (ByteTrack)',
               value_range=TRACKING_RANGES['track_high_score']),
     ParamSpec('max_image_pixels', 8192 * 8192, 'Largest frame accepted (width x height); '
               'checked from the message fields or the compressed header before any decoding',

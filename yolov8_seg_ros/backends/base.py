@@ -50,12 +50,15 @@ class Backend(Protocol):
 def quantized_output(data: np.ndarray, scale: np.ndarray,
                      zero_point: Optional[np.ndarray] = None, axis: int = -1) -> RawOutput:
     """
-    Wrap an integer BPU output and its scales in the form the decoder takes.
+    Wrap a BPU output and its scales in the form the decoder takes.
 
-    Symmetric per-channel scales along the last (NHWC channel) axis stay a RawOutput with its
-    scale, so the decoder dequantizes only the anchors it keeps; a single scale is broadcast to
-    every channel; a zero point or another axis is dequantized here, to float32.
+    Only an integer output is quantized; a float one is returned as it is. Symmetric
+    per-channel scales along the last (NHWC channel) axis stay a RawOutput with its scale, so
+    the decoder dequantizes only the anchors it keeps; a single scale is broadcast to every
+    channel; a zero point or another axis is dequantized here, to float32.
     """
+    if not np.issubdtype(data.dtype, np.integer):
+        return RawOutput(data)
     scale = np.asarray(scale, np.float32).reshape(-1)
     channels = data.shape[-1]
     axis = axis % data.ndim

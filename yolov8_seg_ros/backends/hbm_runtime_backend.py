@@ -84,11 +84,6 @@ class HbmRuntimeBackend(Nv12BpuModel):
         self._set_input_shape(input_shape)
         self.layout = self._resolve_layout()
 
-    @property
-    def model_name(self) -> str:
-        """Return the name embedded in the .bin (not the file name)."""
-        return self._model_name
-
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Run one NV12 frame (exactly H*W*3/2 bytes)."""
         data = self._nv12_input(tensor)
@@ -99,8 +94,8 @@ class HbmRuntimeBackend(Nv12BpuModel):
         except Exception as error:  # RuntimeError/ValueError from the runtime, KeyError here
             raise BackendError(f'hbm_runtime run failed for {self.model_path!r}: '
                                f'{error}') from error
-        return [quantized_output(a, *q) if q is not None and np.issubdtype(a.dtype, np.integer)
-                else RawOutput(a) for a, q in zip(arrays, self._quants)]
+        return [RawOutput(a) if q is None else quantized_output(a, *q)
+                for a, q in zip(arrays, self._quants)]
 
 
 def _scale_params(quant: Any) -> Optional[tuple[np.ndarray, np.ndarray, int]]:

@@ -101,5 +101,5 @@ class HobotDnnBackend(Nv12BpuModel):
         except Exception as error:  # the runtime raises RuntimeError/SystemError
             raise BackendError(f'hobot_dnn forward failed for {self.model_path!r}: '
                                f'{error}') from error
-        return [quantized_output(b, s) if s.size and np.issubdtype(b.dtype, np.integer)
-                else RawOutput(b) for b, s in zip(buffers, self._scales)]
+        return [quantized_output(b, s) if s.size else RawOutput(b)
+                for b, s in zip(buffers, self._scales)]
