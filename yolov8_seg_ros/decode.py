@@ -65,13 +65,13 @@ class InstanceMask:
     """
     One instance's mask cropped to its box: rows y0.., columns x0.. of the source image.
 
-    mask is uint8, 255 inside and 0 outside: OpenCV's mask convention, so it goes straight into
-    cv2.copyTo, cv2.add(..., mask=) and the like.
+    mask is uint8, 1 inside and 0 outside: mask.view(bool) is a NumPy boolean mask, and OpenCV
+    takes it as it is as a mask (cv2.copyTo, cv2.add(..., mask=)). It may be a strided view.
     """
 
     x0: int
     y0: int
-    mask: np.ndarray  # (h, w) uint8, 0 or 255
+    mask: np.ndarray  # (h, w) uint8, 0 or 1
 
     @property
     def area(self) -> int:
@@ -256,23 +256,24 @@ class SegPostprocessor:
         corners = np.ceil(boxes_src).astype(np.int64)
         np.minimum(corners[:, 2], src_w, out=corners[:, 2])
         np.minimum(corners[:, 3], src_h, out=corners[:, 3])
-        sizes = (np.maximum(corners[:, 3] - corners[:, 1], 0)
-                 * np.maximum(corners[:, 2] - corners[:, 0], 0))
+        boxes = corners.tolist()
+        crops = [sampler.crop(box) if box[2] > box[0] and box[3] > box[1] else None
+                 for box in boxes]
+        regions = [sampler.region(crop, box) if crop else (0, 0, 0, 0)
+                   for box, crop in zip(boxes, crops)]
         # Every mask of the frame lives in one recycled buffer: no page faults per mask.
-        arena = self._arenas.take((int(sizes.sum()),))
+        arena = self._arenas.take((sum(height * width for height, width, _, _ in regions),))
         offset = 0
         masks = []
-        for box, size, coef in zip(corners.tolist(), sizes.tolist(), coefs):
-            u0, v0, u1, v1 = box
-            if size == 0:
-                masks.append(InstanceMask(u0, v0, np.zeros((0, 0), dtype=np.uint8)))
+        for box, crop, (height, width, _, _), coef in zip(boxes, crops, regions, coefs):
+            if crop is None:
+                masks.append(InstanceMask(box[0], box[1], np.zeros((0, 0), dtype=np.uint8)))
                 continue
-            crop = sampler.crop(box)
             x0, y0, x1, y1 = crop
             logits = protos[y0:y1, x0:x1] @ coef
-            out = arena[offset:offset + size].reshape(v1 - v0, u1 - u0)
-            masks.append(InstanceMask(u0, v0, sampler.mask(logits, crop, box, out)))
-            offset += size
+            out = arena[offset:offset + height * width].reshape(height, width)
+            masks.append(InstanceMask(box[0], box[1], sampler.mask(logits, crop, box, out)))
+            offset += height * width
         return tuple(masks)
 
 

@@ -83,6 +83,15 @@ class _Axis:
         matrix[rows, right] += weight
         return matrix.astype(np.float32)
 
+    def span(self, first: int, end: int, start: int, stop: int) -> tuple[int, int]:
+        """
+        Length of the upsampled axis for source pixels [first, end) from proto pixels [start,
+        stop), and where source pixel first lies in it: cv2.resize covers whole proto pixels.
+        """
+        if self.factor:
+            return (stop - start) * self.factor, self.resize_offset(first, start)
+        return end - first, 0
+
     def resize_offset(self, first: int, start: int) -> int:
         """Index of source pixel `first` in cv2.resize's output of proto pixels from `start`."""
         return first - (self._first_edge + start * self.factor)
@@ -107,35 +116,51 @@ class MaskSampler:
         y0, y1 = self.y.crop(v0, v1)
         return x0, y0, x1, y1
 
+    def region(self, crop: tuple[int, int, int, int],
+               box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """
+        (height, width, row, column) of the array mask() upsamples into, and the box's place in it.
+
+        cv2.resize writes whole proto pixels, so along an axis it upsamples the array reaches a
+        little past the box; the mask is the box's window of it.
+        """
+        x0, y0, x1, y1 = crop
+        u0, v0, u1, v1 = box
+        height, row = self.y.span(v0, v1, y0, y1)
+        width, column = self.x.span(u0, u1, x0, x1)
+        return height, width, row, column
+
     def mask(self, logits: np.ndarray, crop: tuple[int, int, int, int],
              box: tuple[int, int, int, int], out: Optional[np.ndarray] = None) -> np.ndarray:
         """
-        uint8 (v1 - v0, u1 - u0) mask, 255 where the bilinear logit at the pixel centre is > 0.
+        uint8 (v1 - v0, u1 - u0) mask, 1 where the bilinear logit at the pixel centre is > 0.
 
-        out, when given, is a C-contiguous uint8 array of that shape to write the mask into.
+        out, when given, is a C-contiguous uint8 array of region()'s (height, width) to upsample
+        into; the mask is then a view of it.
         """
-        return cv2.compare(self.upsample(logits, crop, box), 0.0, cv2.CMP_GT, dst=out)
+        height, width, row, column = self.region(crop, box)
+        if out is None:
+            out = np.empty((height, width), dtype=np.uint8)
+        # NumPy compares a contiguous float array into bools twice as fast as cv2.compare, and
+        # four times as fast as it compares a strided view: compare all, then take the window.
+        np.greater(self._upsample(logits, crop, box), np.float32(0.0), out=out.view(np.bool_))
+        u0, v0, u1, v1 = box
+        return out[row:row + v1 - v0, column:column + u1 - u0]
 
-    def upsample(self, logits: np.ndarray, crop: tuple[int, int, int, int],
-                 box: tuple[int, int, int, int]) -> np.ndarray:
-        """float32 logits at the box's pixel centres (a view into a buffer reused per call)."""
+    def _upsample(self, logits: np.ndarray, crop: tuple[int, int, int, int],
+                  box: tuple[int, int, int, int]) -> np.ndarray:
+        """float32 logits over region(crop, box), in a buffer reused from call to call."""
         x0, y0, x1, y1 = crop
         u0, v0, u1, v1 = box
         x, y = self.x, self.y
         if x.factor and y.factor:
-            big = self._resize(logits, (x1 - x0) * x.factor, (y1 - y0) * y.factor)
-            row, col = y.resize_offset(v0, y0), x.resize_offset(u0, x0)
-            return big[row:row + v1 - v0, col:col + u1 - u0]
+            return self._resize(logits, (x1 - x0) * x.factor, (y1 - y0) * y.factor)
         if y.factor:  # x by weights at proto rows, then y by cv2.resize
-            big = self._resize(logits @ x.weights(u0, u1, x0, x1).T, u1 - u0,
-                               (y1 - y0) * y.factor)
-            row = y.resize_offset(v0, y0)
-            return big[row:row + v1 - v0]
+            return self._resize(logits @ x.weights(u0, u1, x0, x1).T, u1 - u0,
+                                (y1 - y0) * y.factor)
         row_weights = y.weights(v0, v1, y0, y1)
         if x.factor:  # y by weights at proto columns, then x by cv2.resize
-            big = self._resize(row_weights @ logits, (x1 - x0) * x.factor, v1 - v0)
-            col = x.resize_offset(u0, x0)
-            return big[:, col:col + u1 - u0]
+            return self._resize(row_weights @ logits, (x1 - x0) * x.factor, v1 - v0)
         return self._rows_times(row_weights, logits @ x.weights(u0, u1, x0, x1).T)
 
     def _take_buffer(self, height: int, width: int) -> np.ndarray:
