@@ -85,8 +85,10 @@ class _Axis:
 
     def span(self, first: int, end: int, start: int, stop: int) -> tuple[int, int]:
         """
-        Length of the upsampled axis for source pixels [first, end) from proto pixels [start,
-        stop), and where source pixel first lies in it: cv2.resize covers whole proto pixels.
+        Length of the upsampled axis and where source pixel `first` lies in it.
+
+        For source pixels [first, end) from proto pixels [start, stop): cv2.resize covers whole
+        proto pixels, a weight matrix exactly the source pixels.
         """
         if self.factor:
             return (stop - start) * self.factor, self.resize_offset(first, start)
