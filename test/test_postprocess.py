@@ -369,3 +369,19 @@ def test_smooth_masks_match_the_float64_reference_at_any_scale(name):
         # float32 arithmetic: only logits within 1e-4 of the zero crossing may differ.
         differ = got != want
         assert not (differ & (np.abs(logits) > 1e-4)).any()
+
+
+@pytest.mark.parametrize('name', ['810x1080_letterbox', '1080p_stretch', '1080p_letterbox'])
+def test_instance_masks_are_0_or_1_windows_of_the_box_that_view_as_bool(name):
+    """The documented mask form, on every upsampling path: box-sized, 0/1, a bool view away."""
+    transform = NON_INTEGER_SCALES.get(name) or ImageTransform.letterbox((1920, 1080), (640, 640))
+    result = decode(build_heads((640, 640), 8, objects_in_content(transform)), transform)
+    assert len(result) == 3
+    for k, instance in enumerate(result.masks):
+        x1, y1, x2, y2 = np.ceil(result.boxes_xyxy[k]).astype(int)
+        assert (instance.x0, instance.y0) == (x1, y1)
+        assert instance.mask.dtype == np.uint8 and instance.mask.shape == (y2 - y1, x2 - x1)
+        assert set(np.unique(instance.mask)) == {0, 1}
+        full = instance.full(transform.source_wh)
+        np.testing.assert_array_equal(instance.mask.view(bool), full[y1:y2, x1:x2])
+        assert instance.area == full.sum() > 0
