@@ -88,15 +88,12 @@ class _Axis:
         Length of the upsampled axis and where source pixel `first` lies in it.
 
         For source pixels [first, end) from proto pixels [start, stop): cv2.resize covers whole
-        proto pixels, a weight matrix exactly the source pixels.
+        proto pixels (proto pixel `start` begins at source pixel first_edge + start * factor),
+        a weight matrix exactly the source pixels.
         """
         if self.factor:
-            return (stop - start) * self.factor, self.resize_offset(first, start)
+            return (stop - start) * self.factor, first - (self._first_edge + start * self.factor)
         return end - first, 0
-
-    def resize_offset(self, first: int, start: int) -> int:
-        """Index of source pixel `first` in cv2.resize's output of proto pixels from `start`."""
-        return first - (self._first_edge + start * self.factor)
 
 
 class MaskSampler:
