@@ -41,6 +41,7 @@ from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
+from yolov8_seg_ros.tracking import ByteTracker
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES)}
 TOPICS = {'raw': ('image_raw', IMAGE), 'compressed': ('image', COMPRESSED),
@@ -161,7 +162,7 @@ def replay_and_check(graph, node, bag: Path, frames, transport: str, pipeline,
     client.wait_ready()
     store = typestore()
     config = runtime_config(default_values())
-    pipeline.tracker = None
+    pipeline.tracker = ByteTracker()  # the node under test starts with a fresh one too
     stamps = frame_stamps(frames)
     matched, total, mask_ious, received_ids = 0, 0, [], []
     for index, recorded in enumerate(read_bag(bag)):

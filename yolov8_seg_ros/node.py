@@ -331,10 +331,9 @@ class SegmentationNode(Node):
 
     def _publish_diagnostics(self) -> None:
         backend = self._pipeline.backend
-        tracker = self._pipeline.tracker
         values = {'backend': backend.name, 'runtime_version': backend.runtime_version,
                   'tracking': str(self._values['tracking']),
-                  'active_tracks': str(tracker.active_tracks if tracker is not None else 0),
+                  'active_tracks': str(self._pipeline.tracker.active_tracks),
                   'model': str(self._values['model_path']),
                   'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                  f'{backend.input_format}',

@@ -64,8 +64,9 @@ class SegmentationPipeline:
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
         self.postprocessor = SegPostprocessor(backend.layout)
         self.num_classes = backend.layout.num_classes
-        # Made here (it loads SciPy) rather than on the first frame.
-        self.tracker: Optional[ByteTracker] = ByteTracker()
+        # Made here (it loads SciPy) rather than on the first frame; its config follows the
+        # parameters frame by frame.
+        self.tracker = ByteTracker()
 
     def run(self, source: SourceImage, config: RuntimeConfig, want_overlay: bool,
             stamp_s: float = 0.0) -> FrameOutputs:
@@ -112,10 +113,7 @@ class SegmentationPipeline:
     def _track(self, result: SegmentationResult, config: RuntimeConfig,
                stamp_s: float) -> Optional[tuple[Optional[int], ...]]:
         if config.tracking == 'none':
-            if self.tracker is not None:
-                self.tracker.reset()  # its ids keep counting: none is reused after a switch
+            self.tracker.reset()  # its ids keep counting: none is reused after a switch
             return None
-        if self.tracker is None:
-            self.tracker = ByteTracker(config.tracker)
         self.tracker.config = config.tracker
         return tuple(self.tracker.update(result.boxes_xyxy, result.scores, stamp_s))
