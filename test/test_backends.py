@@ -19,7 +19,6 @@ from pathlib import Path
 
 import cv2
 from helpers.fake_runtime import write_fake_bin
-from helpers.geometry import box_iou
 from helpers.models import SHAPES_MODELS, SHAPES_ONNX, single_output_onnx
 from helpers.shapes_dataset import generate_scene
 import numpy as np
@@ -32,6 +31,7 @@ from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend, UNAVAILAB
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor
+from yolov8_seg_ros.tracking import box_iou_matrix
 
 
 def scene_nv12(seed=5):
@@ -145,7 +145,7 @@ def test_bpu_backends_through_the_fakes_match_onnxruntime(bpu_backends, tmp_path
                                                           DecodeConfig())
     assert len(decoded) == len(reference) >= 2
     assert sorted(decoded.class_ids.tolist()) == sorted(reference.class_ids.tolist())
-    assert box_iou(decoded.boxes_xyxy, reference.boxes_xyxy).max(axis=1).min() > 0.98
+    assert box_iou_matrix(decoded.boxes_xyxy, reference.boxes_xyxy).max(axis=1).min() > 0.98
     if layout == 'float32':  # no quantization at all: the same numbers as ONNX Runtime
         np.testing.assert_allclose(decoded.boxes_xyxy, reference.boxes_xyxy, atol=1e-3)
 

@@ -28,7 +28,6 @@ import signal
 from helpers.bags import (BagMessage, COMPRESSED, HBM, hbm_from_bgr, IMAGE, image_array,
                           image_from_bgr, read_bag, stamp_from, stamp_of, typestore, write_bag)
 from helpers.fake_runtime import FAKES, write_fake_bin
-from helpers.geometry import box_iou
 from helpers.models import SHAPES_ONNX, SHAPES_YOLO11_ONNX, ultralytics_asset
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
@@ -41,7 +40,7 @@ from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.image_conversion import from_compressed, from_hbm, from_image
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
-from yolov8_seg_ros.tracking import ByteTracker
+from yolov8_seg_ros.tracking import box_iou_matrix, ByteTracker
 
 SHAPES_PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES)}
 TOPICS = {'raw': ('image_raw', IMAGE), 'compressed': ('image', COMPRESSED),
@@ -128,7 +127,7 @@ def check_frame(detections, mask, expected, expected_ids, scene: ShapeScene
             assert ys.min() >= box[1] - 1 and ys.max() < box[3] + 1
     matched, mask_ious = 0, []
     for instance in scene.instances:
-        candidates = [(float(box_iou(instance.box_xyxy[None], box[None])[0, 0]), det_id)
+        candidates = [(float(box_iou_matrix(instance.box_xyxy[None], box[None])[0, 0]), det_id)
                       for box, det_id, cls in zip(boxes, ids, expected.class_ids)
                       if cls == instance.class_id]
         best_iou, best_id = max(candidates, default=(0.0, 0))

@@ -14,7 +14,6 @@
 
 """Parity with ultralytics' own NMS and native-resolution mask processing on real outputs."""
 
-from helpers.geometry import box_iou
 from helpers.models import shapes_on_photo, SHAPES_ONNX
 from helpers.synthetic_heads import quantize_head
 from helpers.ultralytics_reference import reference_decode
@@ -23,6 +22,7 @@ import pytest
 from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
 from yolov8_seg_ros.preprocess import Preprocessor
+from yolov8_seg_ros.tracking import box_iou_matrix
 
 
 @pytest.fixture(scope='module')
@@ -52,7 +52,7 @@ def test_matches_ultralytics(backend, photo, size_wh, mode, quantize):
     assert len(ours) == len(ref.scores) >= 2
     np.testing.assert_array_equal(ours.class_ids, ref.class_ids)
     np.testing.assert_allclose(ours.scores, ref.scores, atol=1e-4)
-    ious = np.diag(box_iou(ours.boxes_xyxy, ref.boxes_xyxy))
+    ious = np.diag(box_iou_matrix(ours.boxes_xyxy, ref.boxes_xyxy))
     assert ious.min() >= 0.99, ious
     mask_ious = []
     for k, mask in enumerate(ours.masks):

@@ -38,13 +38,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 import cv2  # noqa: E402, I100
 from helpers.fake_runtime import fake_pyeasy_dnn, FAKES, LAYOUTS, write_fake_bin  # noqa: E402
-from helpers.geometry import box_iou  # noqa: E402
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.shapes_dataset import generate_scene  # noqa: E402
 import numpy as np  # noqa: E402
 from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend  # noqa: E402
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.preprocess import Preprocessor  # noqa: E402
+from yolov8_seg_ros.tracking import box_iou_matrix  # noqa: E402
 
 DETECTION = re.compile(r'^\((\d+), (\d+), (\d+), (\d+)\) -> [^:]+: ([0-9.]+)$', re.M)
 
@@ -83,7 +83,7 @@ def main() -> int:
         print('FAIL: the detection counts differ')
         return 1
     # The demo truncates boxes to whole pixels: IoU 0.9 is a match.
-    best = box_iou(theirs, ours.boxes_xyxy).max(axis=1)
+    best = box_iou_matrix(theirs, ours.boxes_xyxy).max(axis=1)
     print(f'box IoU with ours: min {best.min():.3f}')
     if best.min() < 0.9:
         print('FAIL: a demo box has no match among ours')
