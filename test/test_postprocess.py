@@ -22,9 +22,9 @@ import cv2
 from helpers.synthetic_heads import build_heads, Planted
 import numpy as np
 import pytest
-from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor
+from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult, SegPostprocessor
 from yolov8_seg_ros.layout import LayoutError, resolve_layout
-from yolov8_seg_ros.overlay import class_color, draw_overlay
+from yolov8_seg_ros.overlay import class_color, draw_overlay, label_box
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
 from yolov8_seg_ros.transform import ImageTransform
 
@@ -145,6 +145,47 @@ def test_overlay_tints_mask_pixels_with_the_best_instance_colour_and_leaves_the_
         assert np.abs(overlay[where] - expected).max() <= 1.0
     untouched = (labels == 0) & ~drawn
     np.testing.assert_array_equal(overlay[untouched], bgr[untouched])
+
+
+def _boxes_only(boxes_xyxy, image_wh):
+    count = len(boxes_xyxy)
+    return SegmentationResult(np.asarray(boxes_xyxy, np.float32), np.full(count, 0.87, np.float32),
+                              np.zeros(count, np.int32), (), image_wh)
+
+
+@pytest.mark.parametrize('box, image_wh', [
+    ((600, 400, 639, 479), (640, 480)),  # bottom-right corner: shifted left, inside the box
+    ((630, 200, 639, 260), (640, 480)),  # right edge
+    ((0, 0, 50, 40), (640, 480)),  # top-left corner: below the top edge, inside the box
+    ((-20, -30, 40, 40), (640, 480)),  # partly outside (a box may reach past the frame)
+    ((100, 470, 300, 479), (640, 480)),  # a thin box on the bottom edge
+    ((10, 10, 30, 30), (60, 20)),  # an image narrower than the label: it starts at 0
+])
+def test_every_label_stays_inside_the_image_with_all_its_text(box, image_wh):
+    label = '#123 rectangle 0.87'
+    (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    left, top, width, height = label_box(box[:2], (tw, th), image_wh)
+    assert left >= 0 and top >= 0
+    if width <= image_wh[0] and height <= image_wh[1]:
+        assert left + width <= image_wh[0] and top + height <= image_wh[1]
+        # The same text pixels as the label drawn far from any edge: nothing is cut off.
+        colour = np.array(class_color(0))
+
+        def text_pixels(bgr, at):
+            x, y = at
+            return int((bgr[y:y + height, x:x + width] != colour).any(-1).sum())
+
+        blank = np.zeros((image_wh[1], image_wh[0], 3), np.uint8)
+        drawn = draw_overlay(blank, _boxes_only([box], image_wh), ['rectangle'],
+                             track_ids=[123])
+        middle = (200, 200, 300, 300)
+        reference = draw_overlay(np.zeros((600, 600, 3), np.uint8),
+                                 _boxes_only([middle], (600, 600)), ['rectangle'],
+                                 track_ids=[123])
+        assert text_pixels(drawn, (left, top)) == text_pixels(
+            reference, label_box(middle[:2], (tw, th), (600, 600))[:2]) > 20
+    if box[1] - height >= 0 and box[0] + width <= image_wh[0]:
+        assert (left, top) == (box[0], box[1] - height)  # room: on the box's top edge, outside
 
 
 def test_zero_detections():

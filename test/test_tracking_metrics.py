@@ -30,6 +30,9 @@ from helpers.tracking_eval import detect, score_tracking
 import pytest
 from yolov8_seg_ros.tracking import ByteTracker
 
+# One xdist worker runs the whole module, so the detections are computed once.
+pytestmark = pytest.mark.xdist_group('tracking_metrics')
+
 
 @pytest.fixture(scope='module')
 def detected_sequences():

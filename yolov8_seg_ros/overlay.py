@@ -24,6 +24,11 @@ import numpy as np
 from yolov8_seg_ros.decode import SegmentationResult
 from yolov8_seg_ros.render import render_instance_labels
 
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_FONT_SCALE = 0.5
+# Label box margins around the text, in pixels (below: room for descenders such as 'g').
+_LABEL_PAD_X, _LABEL_PAD_ABOVE, _LABEL_PAD_BELOW = 2, 2, 4
+
 
 def class_color(class_id: int) -> tuple[int, int, int]:
     """Return a stable, distinct BGR colour for a class."""
@@ -65,8 +70,26 @@ def draw_overlay(bgr: np.ndarray, result: SegmentationResult, class_names: Seque
         label = f'{class_names[int(result.class_ids[index])]} {result.scores[index]:.2f}'
         if track_ids is not None and track_ids[index] is not None:
             label = f'#{track_ids[index]} {label}'
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
-        cv2.rectangle(canvas, (x1, max(0, y1 - th - 6)), (x1 + tw + 4, y1), color, -1)
-        cv2.putText(canvas, label, (x1 + 2, max(th, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                    (0, 0, 0), 1, cv2.LINE_AA)
+        (tw, th), _ = cv2.getTextSize(label, _FONT, _FONT_SCALE, 1)
+        left, top, width, height = label_box((x1, y1), (tw, th), canvas.shape[1::-1])
+        cv2.rectangle(canvas, (left, top), (left + width - 1, top + height - 1), color, -1)
+        cv2.putText(canvas, label, (left + _LABEL_PAD_X, top + height - _LABEL_PAD_BELOW),
+                    _FONT, _FONT_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
     return canvas
+
+
+def label_box(box_top_left: tuple[int, int], text_wh: tuple[int, int],
+              image_wh: tuple[int, int]) -> tuple[int, int, int, int]:
+    """
+    Return (left, top, width, height) of a box's label, whole inside the image where it fits.
+
+    The label sits on the box's top edge, outside it; below the top edge (inside the box) when
+    there is no room above, and shifted left or up from the right and bottom edges.
+    """
+    width = text_wh[0] + 2 * _LABEL_PAD_X
+    height = text_wh[1] + _LABEL_PAD_ABOVE + _LABEL_PAD_BELOW
+    x, y = box_top_left
+    top = y - height if y - height >= 0 else max(y, 0)
+    left = min(max(x, 0), image_wh[0] - width)
+    top = min(top, image_wh[1] - height)
+    return max(left, 0), max(top, 0), width, height
