@@ -45,6 +45,7 @@ import launch_testing.asserts  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
 from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
 import yaml  # noqa: E402
+from yolov8_seg_ros.names import OUTPUT_TOPICS  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_args_'))
 NAMESPACE = '/cam_args'
@@ -101,7 +102,7 @@ class TestLaunchArguments(unittest.TestCase):
                 self.assertTrue(graph.spin_until(lambda i=index: len(detections) > i, 30.0))
                 self.assertEqual(stamp_from(detections[-1].header), stamp_of(index))
         topics = ros2_cli('topic', 'list', until=f'{FQN}/detections').split()
-        for name in ('detections', 'mask', 'overlay', 'label_info'):
+        for name in OUTPUT_TOPICS:
             self.assertIn(f'{FQN}/{name}', topics)
         self.assertIn(IMAGE_TOPIC, topics)
         self.assertNotIn(f'{NAMESPACE}/image', topics)

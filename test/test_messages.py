@@ -32,9 +32,9 @@ def test_detections_carry_track_ids_and_share_their_order_with_the_mask():
                                 np.array([0.9, 0.5], np.float32), np.array([2, 0], np.int32),
                                 masks, (8, 6))
     header = Header(frame_id='cam')
-    msg = detections_msg(result, header, ['a', 'b', 'c'])
+    msg = detections_msg(result, header, ['a', 'b', 'c'], 'name')
     assert [d.id for d in msg.detections] == ['', '']  # no tracking: vision_msgs' empty id
-    tracked = detections_msg(result, header, ['a', 'b', 'c'], track_ids=(17, None))
+    tracked = detections_msg(result, header, ['a', 'b', 'c'], 'name', track_ids=(17, None))
     assert [d.id for d in tracked.detections] == ['17', '']  # the second is not confirmed yet
     assert [d.results[0].hypothesis.class_id for d in msg.detections] == ['c', 'a']
     assert msg.detections[0].bbox.center.position.x == 2.5

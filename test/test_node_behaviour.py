@@ -141,13 +141,25 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
                 'mask_output': client.set_parameters(mask_output='polygons')[0],
                 'model_path': client.set_parameters(model_path='/tmp/other.onnx')[0],
                 'max_det': client.set_parameters(max_det=0)[0],
+                'track_new_score': client.set_parameters(track_new_score=0.3)[0],
             }
             assert not any(r.successful for r in rejected.values())
+            assert 'track_new_score 0.3 is below track_high_score 0.35' in \
+                rejected['track_new_score'].reason
             assert 'out of range' in rejected['classes'].reason
             reason = rejected['mask_output'].reason
             assert "expected one of ('instance', 'class', 'none')" in reason
             assert 'read-only' in rejected['model_path'].reason
             client.send_and_wait(recorded[4])  # still running with the accepted values
+
+            # A burst of threshold changes: a subscriber joining afterwards reads the last one.
+            for k in range(60):
+                assert client.set_parameters(conf_threshold=0.3 + 0.01 * (k % 7))[0].successful
+            assert client.set_parameters(conf_threshold=0.123)[0].successful
+            graph.spin_until(lambda: False, 1.5)  # the worker republishes within 0.5 s
+            late = graph.collect(LabelInfo, '/behaviour/yolov8_seg/label_info', LATCHED)
+            assert graph.spin_until(lambda: bool(late), 10.0)
+            assert [i.threshold for i in late] == [pytest.approx(0.123)]
         assert node.stop(signal.SIGTERM) == 0
         assert 'Traceback' not in node.output()
     finally:
@@ -265,13 +277,17 @@ STARTUP_VALUE_CASES = {
     'string for double': ({'conf_threshold': 'abc'}, 'conf_threshold := abc: expected a double'),
     'int for double': ({'diagnostics_period': 1}, 'expected a double like 1.0, got a integer'),
     'empty list': ({'onnx_providers': []}, 'ROS cannot type an empty list'),
+    'new below high': ({'track_new_score': 0.3},
+                       'track_new_score 0.3 is below track_high_score 0.35'),
 }
 
 
 @pytest.mark.parametrize('case', ['missing model', 'model is a directory', 'no split heads',
                                   'class count', 'bad value', 'bad providers',
-                                  *STARTUP_VALUE_CASES])
+                                  'params file', *STARTUP_VALUE_CASES])
 def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
+    params_file = tmp_path / 'params.yaml'  # after config/seg.yaml, as a user's own file
+    params_file.write_text('/**:\n  ros__parameters:\n    conf_threshold: "abc"\n')
     value_cases = {name: ({**SHAPES_PARAMS, **params}, expected)
                    for name, (params, expected) in STARTUP_VALUE_CASES.items()}
     params, expected = {
@@ -284,13 +300,49 @@ def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
                         'has 4 classes but 80 class names'),
         'bad value': ({**SHAPES_PARAMS, 'resize_mode': 'crop'}, "resize_mode 'crop'"),
         'bad providers': ({**SHAPES_PARAMS, 'onnx_providers': ['gpu']}, 'onnx_providers'),
+        'params file': (SHAPES_PARAMS, f"conf_threshold := 'abc' in {params_file}: expected a "
+                                       'double like 0.25, got a string'),
     }[case]
-    node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params)  # with config/seg.yaml
+    node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params,  # with config/seg.yaml
+                       params_file=params_file if case == 'params file' else None)
     try:
         assert node.wait_exit(60.0) == 1
         output = node.output()
         fatal = [line for line in output.splitlines() if 'FATAL' in line]
         assert len(fatal) == 1 and expected in fatal[0], output
         assert 'Traceback' not in output
+    finally:
+        node.close()
+
+
+def test_without_scipy_tracking_none_runs_and_bytetrack_is_refused_in_one_line(tmp_path):
+    # SciPy hidden: an import of it fails in the node process, as where it is not installed.
+    hidden = tmp_path / 'no_scipy'
+    (hidden / 'scipy').mkdir(parents=True)
+    (hidden / 'scipy' / '__init__.py').write_text(
+        "raise ImportError('No module named scipy (hidden by the test)')\n")
+    expected = 'tracking bytetrack needs SciPy'
+    refused = NodeProcess('/no_scipy_bytetrack', SHAPES_PARAMS, extra_pythonpath=hidden)
+    try:
+        assert refused.wait_exit(60.0) == 1
+        output = refused.output()
+        fatal = [line for line in output.splitlines() if 'FATAL' in line]
+        assert len(fatal) == 1 and expected in fatal[0], output
+        assert 'Traceback' not in output
+    finally:
+        refused.close()
+    recorded = recorded_frames(tmp_path, scenes((640, 480), count=1)[:1])
+    node = NodeProcess('/no_scipy_none', {**SHAPES_PARAMS, 'tracking': 'none'},
+                       extra_pythonpath=hidden)
+    try:
+        with ros_graph('no_scipy_client') as graph:
+            client = NodeClient(graph, node, 'image_raw', IMAGE)
+            client.wait_ready()
+            assert client.send_and_wait(recorded[0]).detections
+            result = client.set_parameters(tracking='bytetrack')[0]
+            assert not result.successful and expected in result.reason
+            assert client.send_and_wait(recorded[0]).detections
+        assert node.stop() == 0
+        assert 'Traceback' not in node.output()
     finally:
         node.close()

@@ -100,6 +100,32 @@ def test_recovers_planted_boxes_scores_classes_and_masks(quantize):
         assert full.sum() > 100
 
 
+@pytest.mark.parametrize('conf', [0.25, 0.5])
+def test_the_low_score_set_is_extra_and_leaves_the_published_detections_as_they_are(conf):
+    objects = [*OBJECTS, Planted(1, 0.3, (300.0, 40.0, 380.0, 120.0), (75, 10, 95, 30)),
+               Planted(3, 0.15, (500.0, 480.0, 600.0, 600.0), (125, 120, 150, 150)),
+               Planted(4, 0.05, (200.0, 500.0, 260.0, 560.0), (50, 125, 65, 140))]
+    outputs = build_heads((640, 640), 8, objects)
+    transform = ImageTransform.letterbox((1280, 960), (640, 640))
+    plain = decode(outputs, transform, conf_threshold=conf)
+    with_low = decode(outputs, transform, conf_threshold=conf, low_score_threshold=0.1)
+    assert plain.low_scores.size == 0
+    np.testing.assert_array_equal(with_low.boxes_xyxy, plain.boxes_xyxy)
+    np.testing.assert_array_equal(with_low.scores, plain.scores)
+    np.testing.assert_array_equal(with_low.class_ids, plain.class_ids)
+    assert len(with_low.masks) == len(plain.masks) == len(plain)
+    for a, b in zip(with_low.masks, plain.masks):
+        assert (a.x0, a.y0) == (b.x0, b.y0) and np.array_equal(a.mask, b.mask)
+    # The low set: every planted score in [0.1, conf), by descending score, boxes only.
+    expected = sorted((o.score for o in objects if 0.1 <= o.score < conf), reverse=True)
+    np.testing.assert_allclose(with_low.low_scores, expected, atol=1e-3)
+    assert with_low.low_boxes_xyxy.shape == (len(expected), 4)
+    lowest = decode(outputs, transform, conf_threshold=0.01)  # the same boxes, decoded plainly
+    for box, score in zip(with_low.low_boxes_xyxy, with_low.low_scores):
+        match = np.flatnonzero(np.isclose(lowest.scores, score, atol=1e-6))
+        np.testing.assert_allclose(lowest.boxes_xyxy[match[0]], box, atol=1e-4)
+
+
 def test_label_images_put_ids_and_classes_where_masks_are():
     transform = ImageTransform.letterbox((1280, 960), (640, 640))
     result = decode(build_heads((640, 640), 8, OBJECTS), transform)

@@ -24,7 +24,8 @@ from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.image_conversion import SourceImage
 from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
-from yolov8_seg_ros.tracking import ByteTracker, TrackerConfig
+from yolov8_seg_ros.tracking import (box_iou_matrix, ByteTracker, load_assignment_solver,
+                                     match_by_iou, TrackerConfig, TrackerUnavailableError)
 
 DT = 1.0 / 30.0
 
@@ -107,6 +108,66 @@ def test_tracker_config_ranges():
         TrackerConfig(lost_time_s=-1.0)
 
 
+def test_new_score_below_high_score_and_low_score_above_it_are_refused_with_the_reason():
+    # New tracks start only from high-score detections: a lower track_new_score would do nothing.
+    with pytest.raises(ValueError, match=r'track_new_score 0\.3 is below track_high_score 0\.35'):
+        TrackerConfig(new_score=0.3)
+    with pytest.raises(ValueError, match=r'track_low_score 0\.5 is above track_high_score 0\.35'):
+        TrackerConfig(low_score=0.5)
+    with pytest.raises(ValueError, match=r'track_new_score 0\.3 is below'):
+        runtime_config({**default_values(), 'track_new_score': 0.3})
+    TrackerConfig(new_score=0.35, high_score=0.35, low_score=0.35)  # equal is fine
+
+
+# Tracks A and B, detections d0 and d1, with IoU [[0.296, 0], [0.433, 0.154]] and gate 0.2.
+GATE_TRACKS = [[0, 0, 100, 100], [70, 0, 170, 100]]
+GATE_DETECTIONS = [[66, 0, 115, 100], [139, 0, 271, 100]]
+
+
+def test_the_iou_gate_is_part_of_the_assignment():
+    iou = box_iou_matrix(np.array(GATE_TRACKS, float), np.array(GATE_DETECTIONS, float))
+    np.testing.assert_allclose(iou, [[0.296, 0.0], [0.433, 0.154]], atol=1e-3)
+    # Most total IoU (0.296 + 0.154) would give d0 to A and leave B with d1, below the gate.
+    # Gated (lapjv's cost_limit in ByteTrack, supervision): d0 goes to B, A stays unmatched.
+    rows, cols = match_by_iou(iou, 0.2, load_assignment_solver())
+    assert (rows.tolist(), cols.tolist()) == ([1], [0])
+    tracker = ByteTracker()
+    assert run(tracker, GATE_TRACKS, [0.9, 0.9], 0.0) == [1, 2]
+    assert run(tracker, GATE_DETECTIONS, [0.9, 0.9], DT) == [2, None]
+
+
+def test_an_unstamped_frame_is_tracked_on_its_receive_time_without_restarting():
+    # Stamps t, t+0.033, 0 (unset), t+0.1, t+0.133 received 33 ms apart: one object, one id.
+    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
+                                    'letterbox', ['a', 'b', 'c', 'd'])
+    scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
+    source = SourceImage(scene.image_bgr, 'bgr8')
+    config = runtime_config(default_values())
+    t, received = 1_700_000_000.0, 50.0
+    ids = [pipeline.run(source, config, False, stamp, received + k * 0.033).track_ids
+           for k, stamp in enumerate([t, t + 0.033, None, t + 0.1, t + 0.133])]
+    assert len({i for i in ids[0] if i is not None}) >= 2
+    assert all(frame == ids[0] for frame in ids), ids
+
+
+def test_a_missing_solver_is_one_clear_error(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def without_scipy(name, *args, **kwargs):
+        if name.startswith('scipy'):
+            raise ImportError(f'No module named {name!r} (hidden by the test)')
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, '__import__', without_scipy)
+    with pytest.raises(TrackerUnavailableError, match='tracking bytetrack needs SciPy'):
+        load_assignment_solver()
+    tracker = ByteTracker()  # made without SciPy; it is needed for the first association only
+    assert run(tracker, [box(100, 100)], [0.9], 0.0) == [1]
+    with pytest.raises(TrackerUnavailableError):
+        run(tracker, [box(100, 100)], [0.9], DT)
+
+
 def test_switching_tracking_off_and_on_restarts_tracks_without_reusing_ids():
     pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
                                     'letterbox', ['a', 'b', 'c', 'd'])
@@ -114,9 +175,11 @@ def test_switching_tracking_off_and_on_restarts_tracks_without_reusing_ids():
     source = SourceImage(scene.image_bgr, 'bgr8')
     on = runtime_config(default_values())
     off = runtime_config({**default_values(), 'tracking': 'none'})
-    first = {i for i in pipeline.run(source, on, False, 1.0).track_ids if i is not None}
-    assert len(first) >= 2
-    assert pipeline.run(source, off, False, 1.1).track_ids is None
+    tracked = pipeline.run(source, on, False, 1.0)
+    first = {i for i in tracked.track_ids if i is not None}
+    assert len(first) >= 2 and tracked.active_tracks == pipeline.tracker.active_tracks >= 2
+    untracked = pipeline.run(source, off, False, 1.1)
+    assert untracked.track_ids is None and untracked.active_tracks == 0
     # A restart confirms at once (its first frame), under ids never used before.
     again = {i for i in pipeline.run(source, on, False, 1.2).track_ids if i is not None}
     assert len(again) == len(first) and not again & first

@@ -21,7 +21,8 @@ render.py. NumPy and OpenCV only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 import math
 from typing import Optional, Sequence
 
@@ -43,21 +44,26 @@ DECODE_RANGES = {'conf_threshold': (0.0, 1.0), 'iou_threshold': (0.0, 1.0),
 
 @dataclass(frozen=True)
 class DecodeConfig:
-    """Per-frame decode settings (all changeable between frames)."""
+    """Per-frame decode settings (all changeable between frames); the defaults are the node's."""
 
     conf_threshold: float = 0.25
-    iou_threshold: float = 0.45
+    iou_threshold: float = 0.7
     max_det: int = 300
     pre_nms_topk: int = 1000
     agnostic_nms: bool = False
     classes: Optional[tuple[int, ...]] = None
     with_masks: bool = True
+    # Also return the detections from this score up to conf_threshold, boxes and scores only
+    # (SegmentationResult.low_*): the tracker's low set. None: none.
+    low_score_threshold: Optional[float] = None
 
     def __post_init__(self) -> None:
         for name, (low, high) in DECODE_RANGES.items():
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f'{name} {value}: expected {low}..{high}')
+        if self.low_score_threshold is not None and not 0.0 < self.low_score_threshold <= 1.0:
+            raise ValueError(f'low_score_threshold {self.low_score_threshold}: expected 0..1')
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ class SegmentationResult:
     class_ids: np.ndarray  # (N,) int32
     masks: tuple[InstanceMask, ...]  # N entries, or empty when masks were not requested
     image_wh: tuple[int, int]
+    # Detections below conf_threshold down to DecodeConfig.low_score_threshold, by descending
+    # score, for the tracker only (never published): (M, 4) float32 and (M,) float32.
+    low_boxes_xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    low_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -180,7 +190,9 @@ class SegPostprocessor:
         """Decode one frame. outputs are in the order the layout was resolved for."""
         outs = [as_raw_output(o) for o in outputs]
         self._check(outs, transform)
-        threshold = _logit(config.conf_threshold)
+        published = _logit(config.conf_threshold)
+        threshold = published if config.low_score_threshold is None else \
+            min(published, _logit(config.low_score_threshold))
         boxes, scores, class_ids, coef_refs = [], [], [], []
         for level in self.layout.levels:
             cells = _surviving_cells(outs[level.cls], threshold)
@@ -213,14 +225,23 @@ class SegPostprocessor:
         kept = top[_nms(boxes_in[top], score_all, class_all[top], config)]
         order = np.argsort(-logit_all[kept], kind='stable')
         kept = kept[order]
+        # Greedy NMS never lets a lower score suppress a higher one, so the detections at or
+        # above conf_threshold are the same as when decoding at conf_threshold: a prefix.
+        count = int(np.count_nonzero(logit_all[kept] > published))
+        kept, low = kept[:count], kept[count:]
         boxes_src = transform.input_to_source_xyxy(boxes_in[kept])
         final_scores = (1.0 / (1.0 + np.exp(-logit_all[kept]))).astype(np.float32)
         masks: tuple[InstanceMask, ...] = ()
         if config.with_masks:
             coefs = self._gather_coefficients(outs, coef_refs, kept)
             masks = self._masks(outs[self.layout.protos], coefs, boxes_src, transform)
-        return SegmentationResult(boxes_src, final_scores, class_all[kept], masks,
-                                  transform.source_wh)
+        result = SegmentationResult(boxes_src, final_scores, class_all[kept], masks,
+                                    transform.source_wh)
+        if low.size:
+            result = dataclasses.replace(
+                result, low_boxes_xyxy=transform.input_to_source_xyxy(boxes_in[low]),
+                low_scores=(1.0 / (1.0 + np.exp(-logit_all[low]))).astype(np.float32))
+        return result
 
     def _check(self, outs: list[RawOutput], transform: ImageTransform) -> None:
         layout = self.layout

@@ -30,7 +30,7 @@ from yolov8_seg_ros.runtime import StatsSnapshot
 
 
 def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
-                   class_id_format: str = 'name',
+                   class_id_format: str,
                    track_ids: Optional[Sequence[Optional[int]]] = None) -> Detection2DArray:
     """
     Detection2DArray in source pixels, in the result's order (detection i <-> mask value i + 1).
@@ -61,11 +61,11 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
     return detections
 
 
-def stamp_seconds(header: Any, fallback_s: float) -> float:
-    """Return the header stamp in seconds (the tracker's clock); fallback_s when it is unset."""
+def stamp_seconds(header: Any) -> Optional[float]:
+    """Return the header stamp in seconds (the tracker's clock); None when it is unset (0)."""
     stamp = header.stamp
     if stamp.sec == 0 and stamp.nanosec == 0:
-        return fallback_s
+        return None
     return stamp.sec + stamp.nanosec * 1e-9
 
 

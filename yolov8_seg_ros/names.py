@@ -21,4 +21,8 @@ NODE_NAME = 'yolov8_seg'
 INPUT_TOPICS = {'raw': 'image_raw', 'compressed': 'image', 'hbmem': 'hbmem_img'}
 INPUT_TRANSPORTS = tuple(INPUT_TOPICS)
 # The node's outputs, relative to its private namespace (~/).
-OUTPUT_TOPICS = ('detections', 'mask', 'overlay', 'label_info')
+DETECTIONS_TOPIC = 'detections'
+MASK_TOPIC = 'mask'
+OVERLAY_TOPIC = 'overlay'
+LABEL_INFO_TOPIC = 'label_info'
+OUTPUT_TOPICS = (DETECTIONS_TOPIC, MASK_TOPIC, OVERLAY_TOPIC, LABEL_INFO_TOPIC)

@@ -52,15 +52,16 @@ from yolov8_seg_ros.image_conversion import (format_mismatch, from_compressed, f
                                              from_image, SourceImage)
 from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
                                      label_image_msg, label_info_msg, stamp_seconds)
-from yolov8_seg_ros.names import INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
-from yolov8_seg_ros.parameters import (check_class_count, command_line_values,
-                                       load_class_names, PARAMETERS, ParamSpec,
-                                       runtime_config, StartupError, type_name,
-                                       unapplied_value_problem, validate)
+from yolov8_seg_ros.names import (DETECTIONS_TOPIC, INPUT_TOPICS, LABEL_INFO_TOPIC, MASK_TOPIC,
+                                   NODE_NAME, OVERLAY_TOPIC, PACKAGE_NAME)
+from yolov8_seg_ros.parameters import (check_class_count, given_values, load_class_names,
+                                       PARAMETERS, ParamSpec, runtime_config, StartupError,
+                                       type_name, unapplied_value_problem, validate)
 from yolov8_seg_ros.pipeline import SegmentationPipeline, STAGES
 from yolov8_seg_ros.preprocess import ImageFormatError
 from yolov8_seg_ros.runtime import (describe_error, KindThrottle, LatestFrameSlot,
                                     PipelineStats)
+from yolov8_seg_ros.tracking import load_assignment_solver, TrackerUnavailableError
 
 BackendFactory = Callable[..., Backend]
 
@@ -105,13 +106,16 @@ class SegmentationNode(Node):
                  argv: Sequence[str] = (), **node_kwargs: Any) -> None:
         super().__init__(NODE_NAME, **node_kwargs)
         values = self._declare_parameters()
-        for name, text in command_line_values(argv).items():
-            problem = unapplied_value_problem(name, text, values.get(name))
+        # rclpy does not say which overrides rcl dropped: argv is read again for them (its
+        # -p values and params files) and compared with what was declared.
+        for name, given in given_values(argv, self.get_fully_qualified_name()).items():
+            problem = unapplied_value_problem(name, given, values.get(name))
             if problem:
                 raise StartupError(f'parameter {problem}')
         self._values = values
         self._pipeline = self._load(values, backend_factory)
-        self._config = runtime_config(values)
+        self._config = self._startup_config(values)
+        self._active_tracks = 0  # after the last processed frame
         self._max_pixels = int(values['max_image_pixels'])
         self._stall_timeout_s = float(values['worker_stall_timeout'])
         self._throttle = KindThrottle(period_s=5.0)
@@ -120,13 +124,15 @@ class SegmentationNode(Node):
         self._threshold_changed = threading.Event()
         self.failure: Optional[str] = None  # set when the node must end with exit code 1
 
-        self._detections_pub = self.create_publisher(Detection2DArray, '~/detections', 10)
+        self._detections_pub = self.create_publisher(Detection2DArray, f'~/{DETECTIONS_TOPIC}',
+                                                     10)
         image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        self._mask_pub = self.create_publisher(Image, '~/mask', image_qos)
-        self._overlay_pub = self.create_publisher(Image, '~/overlay', image_qos)
+        self._mask_pub = self.create_publisher(Image, f'~/{MASK_TOPIC}', image_qos)
+        self._overlay_pub = self.create_publisher(Image, f'~/{OVERLAY_TOPIC}', image_qos)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._label_info_pub = self.create_publisher(LabelInfo, '~/label_info', latched)
+        self._label_info_pub = self.create_publisher(LabelInfo, f'~/{LABEL_INFO_TOPIC}',
+                                                     latched)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
         self._subscribe(values)
@@ -158,9 +164,20 @@ class SegmentationNode(Node):
                 raise StartupError(self._startup_value_problem(spec, error)) from error
         return values
 
+    def _given_value(self, name: str) -> Any:
+        """
+        Return the value the user gave a parameter (command line or params file) that rcl refused.
+
+        rclpy has no public API for the override a failed declare_parameter was given: this
+        reads Node._parameter_overrides (rclpy Humble to Jazzy). If rclpy renames it, the FATAL
+        line only loses the offending value ('(not available)'), never its reason.
+        """
+        overrides = getattr(self, '_parameter_overrides', None)
+        given = overrides.get(name) if isinstance(overrides, dict) else None
+        return given.value if given is not None else '(not available)'
+
     def _startup_value_problem(self, spec: ParamSpec, error: Exception) -> str:
-        given = self._parameter_overrides.get(spec.name)
-        value = given.value if given is not None else '(none)'
+        value = self._given_value(spec.name)
         if isinstance(error, InvalidParameterTypeException):
             return (f'parameter {spec.name} := {value!r}: expected a {type_name(spec.default)} '
                     f'like {spec.default!r}, got a {type_name(value)}')
@@ -193,6 +210,17 @@ class SegmentationNode(Node):
         if problem:
             raise StartupError(f'parameter {problem}')
         return pipeline
+
+    @staticmethod
+    def _startup_config(values: dict[str, Any]) -> Any:
+        """Build the runtime config, and load the tracker's solver when tracking is on."""
+        try:
+            config = runtime_config(values)
+            if config.tracking != 'none':
+                load_assignment_solver()
+        except (ValueError, TrackerUnavailableError) as error:
+            raise StartupError(f'parameter {error}') from error
+        return config
 
     def _subscribe(self, values: dict[str, Any]) -> None:
         transport = values['input_transport']
@@ -241,11 +269,19 @@ class SegmentationNode(Node):
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             merged[parameter.name] = parameter.value
-        if merged['conf_threshold'] != self._values['conf_threshold']:
-            # Humble has no post-set callback: the worker republishes label_info after this.
-            self._threshold_changed.set()
+        try:
+            config = runtime_config(merged)
+            if config.tracking != 'none' and self._config.tracking == 'none':
+                load_assignment_solver()
+        except (ValueError, TrackerUnavailableError) as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        threshold_changed = merged['conf_threshold'] != self._values['conf_threshold']
         self._values = merged
-        self._config = runtime_config(merged)  # the worker reads it once per frame
+        self._config = config  # the worker reads it once per frame
+        if threshold_changed:
+            # Humble has no post-set callback: the worker republishes label_info after this.
+            # Signalled after the new values are in place, so the worker never reads old ones.
+            self._threshold_changed.set()
         return SetParametersResult(successful=True)
 
     def _publish_label_info(self) -> None:
@@ -278,8 +314,11 @@ class SegmentationNode(Node):
             converted = time.perf_counter()
             want_overlay = (config.publish_overlay
                             and self._overlay_pub.get_subscription_count() > 0)
-            outputs = self._pipeline.run(source, config, want_overlay,
-                                         stamp_seconds(header, frame.received_s))
+            stamp_s = stamp_seconds(header)
+            if stamp_s is None and config.tracking != 'none':
+                self._warn_throttled(f'frames on {self._input_topic} have no header stamp: '
+                                     'tracked on their receive time (set header.stamp)')
+            outputs = self._pipeline.run(source, config, want_overlay, stamp_s, frame.received_s)
         except ImageFormatError as error:
             self._stats.frame_bad()
             self._warn_throttled(f'skipping bad frame on {self._input_topic}: {error}')
@@ -288,6 +327,7 @@ class SegmentationNode(Node):
             self._stats.frame_failed()
             self._error_throttled(f'inference failed: {error}')
             return
+        self._active_tracks = outputs.active_tracks
         publish_started = time.perf_counter()
         self._detections_pub.publish(detections_msg(outputs.result, header,
                                                     self._pipeline.class_names,
@@ -333,7 +373,7 @@ class SegmentationNode(Node):
         backend = self._pipeline.backend
         values = {'backend': backend.name, 'runtime_version': backend.runtime_version,
                   'tracking': str(self._values['tracking']),
-                  'active_tracks': str(self._pipeline.tracker.active_tracks),
+                  'active_tracks': str(self._active_tracks),
                   'model': str(self._values['model_path']),
                   'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                  f'{backend.input_format}',

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
 import yaml
 
@@ -56,7 +56,9 @@ class ParamSpec:
     value_range: Optional[tuple[float, float]] = None
 
 
-_TRACKER = TrackerConfig()  # the tracker's defaults are its parameters' defaults
+# The decoder's and the tracker's defaults are their parameters' defaults.
+_DECODE = DecodeConfig()
+_TRACKER = TrackerConfig()
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
@@ -85,16 +87,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('onnx_providers', ['cpu'], 'ONNX Runtime execution providers in order of '
               f'preference, from {PROVIDER_NAMES}; unavailable ones fall back to the CPU',
               read_only=True),
-    ParamSpec('conf_threshold', 0.25, 'Minimum class score of a detection',
-              value_range=DECODE_RANGES['conf_threshold']),
-    ParamSpec('iou_threshold', 0.7, 'NMS IoU threshold',
+    ParamSpec('conf_threshold', _DECODE.conf_threshold, 'Minimum class score of a published '
+              'detection', value_range=DECODE_RANGES['conf_threshold']),
+    ParamSpec('iou_threshold', _DECODE.iou_threshold, 'NMS IoU threshold',
               value_range=DECODE_RANGES['iou_threshold']),
-    ParamSpec('max_det', 300, 'Most detections kept per frame',
-              value_range=DECODE_RANGES['max_det']),
-    ParamSpec('pre_nms_topk', 1000, 'Most candidates passed to NMS (highest scores first)',
-              value_range=DECODE_RANGES['pre_nms_topk']),
+    ParamSpec('max_det', _DECODE.max_det, "Most detections kept per frame (the tracker's "
+              'low-score ones included)', value_range=DECODE_RANGES['max_det']),
+    ParamSpec('pre_nms_topk', _DECODE.pre_nms_topk, 'Most candidates passed to NMS (highest '
+              'scores first)', value_range=DECODE_RANGES['pre_nms_topk']),
     ParamSpec('classes', [ALL_CLASSES], 'Class ids to keep; [-1] keeps every class'),
-    ParamSpec('agnostic_nms', False, 'NMS across classes instead of per class'),
+    ParamSpec('agnostic_nms', _DECODE.agnostic_nms, 'NMS across classes instead of per class'),
     ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detections[i] '
               'of the same message has value i + 1), class (the class id as in label_info, '
               'background 255 in mono8 / 65535 in mono16, the vision_msgs UNLABELED value) or '
@@ -114,10 +116,16 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'unmatched track is kept and can be found again under the same id',
               value_range=TRACKING_RANGES['track_lost_time']),
     ParamSpec('track_new_score', _TRACKER.new_score, 'Least score of a detection that starts '
-              'a new track', value_range=TRACKING_RANGES['track_new_score']),
+              'a new track; at least track_high_score (new tracks start only from high-score '
+              'detections)', value_range=TRACKING_RANGES['track_new_score']),
     ParamSpec('track_high_score', _TRACKER.high_score, 'Detections at or above it are matched '
               'first and can start tracks; those below only extend tracks (ByteTrack)',
               value_range=TRACKING_RANGES['track_high_score']),
+    ParamSpec('track_low_score', _TRACKER.low_score, 'With tracking on, detections down to '
+              'this score (below conf_threshold too) are decoded for the tracker only, so '
+              'tracks live through low-score frames; only those >= conf_threshold are '
+              'published. At most track_high_score',
+              value_range=TRACKING_RANGES['track_low_score']),
     ParamSpec('max_image_pixels', 8192 * 8192, 'Largest frame accepted (width x height); '
               'checked from the message fields or the compressed header before any decoding',
               read_only=True, value_range=(1, 2 ** 31 - 1)),
@@ -182,20 +190,78 @@ def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Option
     return None
 
 
-def command_line_values(argv: Sequence[str]) -> dict[str, str]:
-    """Return the `-p name:=value` texts of argv's --ros-args sections (node-scoped too)."""
-    given: dict[str, str] = {}
+class GivenValue(NamedTuple):
+    """A parameter value as the user gave it, and where."""
+
+    value: Any
+    shown: str  # as the user wrote it: '-p' text, or the YAML value and its params file
+
+
+def given_values(argv: Sequence[str], node_fqn: str) -> dict[str, GivenValue]:
+    """
+    Return what argv's --ros-args give this node: `-p name:=value` and --params-file entries.
+
+    Later ones win, as in rcl. Params-file keys are matched as rcl matches the usual ones: /**,
+    the node's name or its fully qualified name (wildcards other than /** are not read).
+    """
+    node_name = node_fqn.rsplit('/', 1)[-1]
+    given: dict[str, GivenValue] = {}
     in_ros_args = False
     for index, arg in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else None
         if arg == '--ros-args':
             in_ros_args = True
         elif arg == '--':
             in_ros_args = False
-        elif in_ros_args and arg in ('-p', '--param') and index + 1 < len(argv):
-            name, sep, text = argv[index + 1].partition(':=')
-            if sep:
-                given[name.rsplit(':', 1)[-1]] = text
+        elif not in_ros_args or following is None:
+            continue
+        elif arg in ('-p', '--param'):
+            name, sep, text = following.partition(':=')
+            if sep and (':' not in name or name.split(':', 1)[0] in (node_name, node_fqn)):
+                try:
+                    value = yaml.safe_load(text) if text else ''
+                except yaml.YAMLError:
+                    value = text
+                given[name.rsplit(':', 1)[-1]] = GivenValue(value, text)
+        elif arg == '--params-file':
+            for name, value in _params_file_values(Path(following), node_name, node_fqn):
+                given[name] = GivenValue(value, f'{value!r} in {following}')
     return given
+
+
+def _params_file_values(path: Path, node_name: str,
+                        node_fqn: str) -> list[tuple[str, Any]]:
+    """Parameters a params file sets for this node, in file order (unreadable: none)."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, yaml.YAMLError):
+        return []  # rcl reports what it cannot read itself
+    values = []
+
+    def walk(node: Any, keys: tuple[str, ...]) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, child in node.items():
+            if key == 'ros__parameters' and isinstance(child, dict):
+                target = '/'.join(k.strip('/') for k in keys)
+                if target in ('**', node_name, node_fqn.strip('/')):
+                    values.extend(_flatten(child))
+            else:
+                walk(child, (*keys, str(key)))
+
+    walk(document, ())
+    return values
+
+
+def _flatten(parameters: dict, prefix: str = '') -> list[tuple[str, Any]]:
+    """Nested YAML maps as dotted parameter names."""
+    flat = []
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            flat.extend(_flatten(value, f'{prefix}{key}.'))
+        else:
+            flat.append((f'{prefix}{key}', value))
+    return flat
 
 
 def _same_type(value: Any, default: Any) -> bool:
@@ -206,30 +272,27 @@ def _same_type(value: Any, default: Any) -> bool:
     return type(value) is type(default)
 
 
-def unapplied_value_problem(name: str, text: str, effective: Any) -> Optional[str]:
+def unapplied_value_problem(name: str, given: GivenValue, effective: Any) -> Optional[str]:
     """
-    Return why a `-p name:=text` override did not become the effective value (None: it did).
+    Return why a given value did not become the effective value (None: it did).
 
-    rcl drops some overrides without a word (an empty list, a string for a number when a params
-    file sets the same name); the node refuses to start on them instead.
+    rcl drops some values without a word (an empty list; a string for a number when another
+    params file or -p sets the same name); the node refuses to start on them instead.
     """
     spec = SPECS.get(name)
     if spec is None:
         return None
-    try:
-        given = yaml.safe_load(text) if text else ''
-    except yaml.YAMLError:
-        given = text
-    if given == effective and _same_type(given, spec.default):
+    value = given.value
+    if value == effective and _same_type(value, spec.default):
         return None
-    if isinstance(given, list) and not given:
+    if isinstance(value, list) and not value:
         return (f'{name} := []: ROS cannot type an empty list; give at least one value '
                 f'(default {spec.default!r})')
-    if not _same_type(given, spec.default) and not (
-            isinstance(spec.default, float) and type(given) is int and given == effective):
-        return (f'{name} := {text}: expected a {type_name(spec.default)} like '
-                f'{spec.default!r}, got a {type_name(given)}')
-    return f'{name} := {text} was not applied (the node got {effective!r})'
+    if not _same_type(value, spec.default) and not (
+            isinstance(spec.default, float) and type(value) is int and value == effective):
+        return (f'{name} := {given.shown}: expected a {type_name(spec.default)} like '
+                f'{spec.default!r}, got a {type_name(value)}')
+    return f'{name} := {given.shown} was not applied (the node got {effective!r})'
 
 
 def type_name(value: Any) -> str:
@@ -241,20 +304,29 @@ def type_name(value: Any) -> str:
 
 
 def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
-    """Build the per-frame config from parameter values (already validated)."""
+    """
+    Build the per-frame config from parameter values, each already validated alone.
+
+    Raises ValueError (the reason, naming the parameters) when values that must agree do not,
+    such as track_new_score below track_high_score.
+    """
     classes = tuple(int(c) for c in values['classes'])
+    tracker = TrackerConfig(match_iou=float(values['track_match_iou']),
+                            lost_time_s=float(values['track_lost_time']),
+                            new_score=float(values['track_new_score']),
+                            high_score=float(values['track_high_score']),
+                            low_score=float(values['track_low_score']))
+    tracking = str(values['tracking'])
     decode = DecodeConfig(conf_threshold=float(values['conf_threshold']),
                           iou_threshold=float(values['iou_threshold']),
                           max_det=int(values['max_det']),
                           pre_nms_topk=int(values['pre_nms_topk']),
                           agnostic_nms=bool(values['agnostic_nms']),
-                          classes=None if classes == (ALL_CLASSES,) else classes)
-    tracker = TrackerConfig(match_iou=float(values['track_match_iou']),
-                            lost_time_s=float(values['track_lost_time']),
-                            new_score=float(values['track_new_score']),
-                            high_score=float(values['track_high_score']))
+                          classes=None if classes == (ALL_CLASSES,) else classes,
+                          low_score_threshold=(None if tracking == 'none'
+                                               else tracker.low_score))
     return RuntimeConfig(decode, str(values['mask_output']), bool(values['publish_overlay']),
-                         str(values['class_id_format']), str(values['tracking']), tracker)
+                         str(values['class_id_format']), tracking, tracker)
 
 
 def load_class_names(class_names: Sequence[str], class_names_file: str,

@@ -35,7 +35,7 @@ from yolov8_seg_ros.overlay import draw_overlay
 from yolov8_seg_ros.parameters import RuntimeConfig
 from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
-from yolov8_seg_ros.tracking import ByteTracker
+from yolov8_seg_ros.tracking import ByteTracker, StampClock, track_result
 
 # Per-frame stages timed in /diagnostics: decode is boxes and masks, track the tracker update,
 # render the label image, overlay the BGR conversion and drawing (only while someone
@@ -53,6 +53,7 @@ class FrameOutputs:
     labels: Optional[np.ndarray]  # (H, W) uint8/uint16 label image at the source size
     overlay_bgr: Optional[np.ndarray]  # (H, W, 3) uint8
     stage_s: dict[str, float]  # seconds per stage: preprocess .. overlay (see STAGES)
+    active_tracks: int  # tracks kept after this frame (0 with tracking none)
 
 
 class SegmentationPipeline:
@@ -64,17 +65,19 @@ class SegmentationPipeline:
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
         self.postprocessor = SegPostprocessor(backend.layout)
         self.num_classes = backend.layout.num_classes
-        # Made here (it loads SciPy) rather than on the first frame; its config follows the
-        # parameters frame by frame.
+        # Its config follows the parameters frame by frame; it loads SciPy on first use.
         self.tracker = ByteTracker()
+        self.clock = StampClock()
 
     def run(self, source: SourceImage, config: RuntimeConfig, want_overlay: bool,
-            stamp_s: float = 0.0) -> FrameOutputs:
+            stamp_s: Optional[float] = None, received_s: float = 0.0) -> FrameOutputs:
         """
-        Process one source image stamped stamp_s (seconds); raises ImageFormatError, BackendError.
+        Process one source image; raises ImageFormatError, BackendError, TrackerUnavailableError.
 
-        Frames must come in stamp order while tracking is on: the tracker keeps its tracks
-        between calls, and restarts when tracking is switched or the stamps go back.
+        stamp_s is the header stamp in seconds (None: the frame has none) and received_s the
+        receive time (any monotonic clock): the tracker's time (tracking.StampClock). Frames
+        must come in stamp order while tracking is on: the tracker keeps its tracks between
+        calls, and restarts when tracking is switched or the stamps go back.
         """
         started = time.perf_counter()
         frame = self.preprocessor(source.array, source.encoding)
@@ -87,7 +90,7 @@ class SegmentationPipeline:
             decode = dataclasses.replace(decode, with_masks=with_masks)
         result = self.postprocessor(outputs, frame.transform, decode)
         decoded = time.perf_counter()
-        track_ids = self._track(result, config, stamp_s)
+        track_ids = self._track(result, config, self.clock(stamp_s, received_s))
         tracked = time.perf_counter()
         labels = None
         if config.mask_output == 'instance':
@@ -108,7 +111,8 @@ class SegmentationPipeline:
                              'decode': decoded - inferred,
                              'track': tracked - decoded,
                              'render': rendered - tracked,
-                             'overlay': finished - rendered})
+                             'overlay': finished - rendered},
+                            self.tracker.active_tracks)
 
     def _track(self, result: SegmentationResult, config: RuntimeConfig,
                stamp_s: float) -> Optional[tuple[Optional[int], ...]]:
@@ -116,4 +120,4 @@ class SegmentationPipeline:
             self.tracker.reset()  # its ids keep counting: none is reused after a switch
             return None
         self.tracker.config = config.tracker
-        return tuple(self.tracker.update(result.boxes_xyxy, result.scores, stamp_s))
+        return tuple(track_result(self.tracker, result, stamp_s))

@@ -20,25 +20,33 @@ Detection Box", ECCV 2022, Algorithm 1): tracks are predicted with a constant-ve
 filter on (cx, cy, aspect, height); high-score detections are matched to every track by IoU,
 then the low-score ones to the tracks still unmatched (BYTE's second association), then
 unconfirmed tracks to what is left; a track is confirmed on its second match, lost tracks live
-for lost_time_s, and new tracks start from unmatched high-score detections. Unlike the paper
+for lost_time_s, and new tracks start from unmatched high-score detections at or above
+new_score. Each association is an assignment that maximises total IoU among pairs above the
+gate (pairs below it cannot take part, as lapjv's cost_limit in ByteTrack). The tracker is
+meant to be fed every detection down to low_score, below the published conf_threshold
+(decode.py's low set), so that the second association has low scores to work with. Unlike the paper
 the motion model and the lost time use the frames' timestamps, not a frame counter, so frames
 dropped by the node's latest-frame policy only lengthen the prediction step; association
 ignores the class (a detector's label may flicker between frames), and an unmatched detection
 that overlaps a matched one (the same object under another class, kept by class-wise NMS)
-starts no track. No rclpy. The maintained trackers on PyPI do not fit the board (see the
+starts no track. Frames without a header stamp are placed on the stamp clock by their receive
+time (StampClock). No rclpy. The maintained trackers on PyPI do not fit the board (see the
 README), so this is the paper's algorithm written here, with SciPy's assignment solver.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
+from yolov8_seg_ros.decode import SegmentationResult
+
 TRACKERS = ('none', 'bytetrack')  # 'none', not 'off': YAML reads an unquoted off as false
 TRACKING_RANGES = {'track_match_iou': (0.01, 1.0), 'track_lost_time': (0.0, 60.0),
-                   'track_new_score': (0.0, 1.0), 'track_high_score': (0.0, 1.0)}
+                   'track_new_score': (0.0, 1.0), 'track_high_score': (0.0, 1.0),
+                   'track_low_score': (0.01, 1.0)}
 # ByteTrack's noise model is per frame at the MOT17 frame rate; time steps are scaled to it.
 _NOMINAL_DT_S = 1.0 / 30.0
 _STD_POSITION = 1.0 / 20.0
@@ -56,15 +64,76 @@ class TrackerConfig:
     lost_time_s: float = 1.0  # how long an unmatched track is kept (and can be re-found)
     new_score: float = 0.4  # least score of a detection that starts a track
     high_score: float = 0.35  # detections below it only extend tracks (BYTE's low set)
+    low_score: float = 0.1  # least score of a detection the tracker sees at all
 
     def __post_init__(self) -> None:
         for name, value in (('track_match_iou', self.match_iou),
                             ('track_lost_time', self.lost_time_s),
                             ('track_new_score', self.new_score),
-                            ('track_high_score', self.high_score)):
+                            ('track_high_score', self.high_score),
+                            ('track_low_score', self.low_score)):
             low, high = TRACKING_RANGES[name]
             if not low <= value <= high:
                 raise ValueError(f'{name} {value}: expected {low}..{high}')
+        if self.new_score < self.high_score:
+            raise ValueError(f'track_new_score {self.new_score} is below track_high_score '
+                             f'{self.high_score}: new tracks start only from high-score '
+                             'detections, so it must be >= track_high_score')
+        if self.low_score > self.high_score:
+            raise ValueError(f'track_low_score {self.low_score} is above track_high_score '
+                             f'{self.high_score}: it must be <= track_high_score')
+
+
+class TrackerUnavailableError(RuntimeError):
+    """The assignment solver (SciPy) cannot be loaded; the message says what to install."""
+
+
+def load_assignment_solver() -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Return SciPy's linear_sum_assignment; raises TrackerUnavailableError without SciPy."""
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as error:
+        raise TrackerUnavailableError(
+            f'tracking bytetrack needs SciPy (its assignment solver): {error}; install '
+            'python3-scipy (apt) or scipy (pip), or set tracking to none') from error
+    return linear_sum_assignment
+
+
+def match_by_iou(iou: np.ndarray, min_iou: float,
+                 solve: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return (rows, cols) of the assignment of most total IoU among pairs with IoU >= min_iou.
+
+    Pairs below the gate cost as much as leaving both sides unmatched, so they never take a
+    detection from a pair above it (lapjv's cost_limit, as ByteTrack solves it).
+    """
+    cost = 1.0 - iou
+    limit = 1.0 - min_iou
+    cost[cost > limit] = limit + 1e-6
+    rows, cols = solve(cost)
+    keep = iou[rows, cols] >= min_iou
+    return rows[keep], cols[keep]
+
+
+class StampClock:
+    """
+    The tracker's time: header stamps, and for an unstamped frame a stamp made from receive time.
+
+    An unstamped frame (stamp 0) gets the last stamp plus the receive time since that frame, so
+    that it neither looks like time going back (a restart) nor makes the next frame a jump.
+    """
+
+    def __init__(self) -> None:
+        self._last: Optional[tuple[float, float]] = None  # (stamp_s, received_s)
+
+    def __call__(self, stamp_s: Optional[float], received_s: float) -> float:
+        """Return the tracker time of a frame; stamp_s None means the header had no stamp."""
+        if stamp_s is None:
+            stamp_s = received_s if self._last is None else \
+                self._last[0] + (received_s - self._last[1])
+        self._last = (stamp_s, received_s)
+        return stamp_s
 
 
 @dataclass
@@ -82,10 +151,9 @@ class ByteTracker:
     """Assigns persistent ids to each frame's detections; call update() once per frame in order."""
 
     def __init__(self, config: TrackerConfig = TrackerConfig()) -> None:
-        # SciPy takes a tenth of a second to import: load it with the tracker, not with the
-        # module (the node imports this module before it can handle signals).
-        from scipy.optimize import linear_sum_assignment
-        self._assign = linear_sum_assignment
+        # SciPy is loaded on the first association, not with the module or the tracker: the
+        # node loads it at startup only when tracking is on (load_assignment_solver).
+        self._assign: Optional[Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = None
         self.config = config
         self._tracks: list[_Track] = []
         self._next_id = 1
@@ -108,7 +176,8 @@ class ByteTracker:
 
         None means the detection belongs to no confirmed track yet (a new track is confirmed on
         its second match, or at once on the tracker's first frame). A stamp earlier than the
-        previous one (a replayed bag, a clock jump) restarts the tracker.
+        previous one (a replayed bag, a clock jump) restarts the tracker. Raises
+        TrackerUnavailableError without SciPy.
         """
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         scores = np.asarray(scores, np.float64).reshape(-1)
@@ -173,10 +242,10 @@ class ByteTracker:
         """Match tracks to detections (indices into boxes) by IoU, at least min_iou."""
         if not tracks or detections.size == 0:
             return [], list(tracks), detections
+        if self._assign is None:
+            self._assign = load_assignment_solver()
         iou = box_iou_matrix(np.stack([t.box for t in tracks]), boxes[detections])
-        rows, cols = self._assign(-iou)
-        keep = iou[rows, cols] >= min_iou
-        rows, cols = rows[keep], cols[keep]
+        rows, cols = match_by_iou(iou, min_iou, self._assign)
         matched_tracks = set(rows.tolist())
         matched_dets = set(cols.tolist())
         matches = [(tracks[r], int(detections[c])) for r, c in zip(rows, cols)]
@@ -231,6 +300,19 @@ class ByteTracker:
         track.box = box.copy()
         track.last_seen_s = stamp_s
         track.lost = False
+
+
+def track_result(tracker: ByteTracker, result: SegmentationResult,
+                 stamp_s: float) -> list[Optional[int]]:
+    """
+    Track one decoded frame; return the track id (or None) of each published detection.
+
+    The tracker gets every decoded detection, the low-score set below conf_threshold included
+    (ByteTrack's second association), so that tracks live through frames of low scores.
+    """
+    ids = tracker.update(np.concatenate([result.boxes_xyxy, result.low_boxes_xyxy]),
+                         np.concatenate([result.scores, result.low_scores]), stamp_s)
+    return ids[:len(result)]
 
 
 def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -86,7 +86,7 @@ def inprocess_ms(raw: bytes, transport: str, heads: Optional[Path], runs: int) -
     for _ in range(runs + 5):
         start = time.perf_counter()
         result = pipeline.run(source(), config, False)
-        detections_msg(result.result, Header(), pipeline.class_names)
+        detections_msg(result.result, Header(), pipeline.class_names, config.class_id_format)
         label_image_msg(result.labels, Header())
         times.append((time.perf_counter() - start) * 1000.0)
     return float(np.median(times[5:]))

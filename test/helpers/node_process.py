@@ -140,13 +140,16 @@ class NodeProcess(_ChildProcess):
     def __init__(self, namespace: str, parameters: dict[str, Any],
                  extra_pythonpath: Optional[Path] = None,
                  executable: Optional[list[str]] = None,
-                 extra_env: Optional[dict[str, str]] = None) -> None:
+                 extra_env: Optional[dict[str, str]] = None,
+                 params_file: Optional[Path] = None) -> None:
         if executable is None:
             executable = [str(installed_executable('yolov8_seg_node'))]
         self.namespace = namespace
         self.fqn = f'{namespace}/{NODE_NAME}'
         command = [*executable, '--ros-args', '--params-file', str(CONFIG),
                    '-r', f'__ns:={namespace}']
+        if params_file is not None:
+            command += ['--params-file', str(params_file)]
         for name, value in parameters.items():
             command += ['-p', f'{name}:={_arg(value)}']
         super().__init__(command, _environment(extra_pythonpath, extra_env))

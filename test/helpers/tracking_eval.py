@@ -16,12 +16,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from helpers.shapes_sequences import SequenceFrame
 import numpy as np
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult, SegPostprocessor
+from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.preprocess import Preprocessor
 from yolov8_seg_ros.tracking import box_iou_matrix
 
@@ -45,12 +47,16 @@ class TrackingScores(NamedTuple):
         return 100.0 * self.id_switches / max(self.gt_track_frames, 1)
 
 
-NODE_DECODE = DecodeConfig(iou_threshold=0.7, with_masks=False)  # the node's defaults, no masks
+def node_decode(**parameters: object) -> DecodeConfig:
+    """The node's decode config for its default parameters with these changes, without masks."""
+    config = runtime_config({**default_values(), **parameters}).decode
+    return dataclasses.replace(config, with_masks=False)
 
 
 def detect(model_path: str, frames: Sequence[SequenceFrame],
-           config: DecodeConfig = NODE_DECODE) -> list[SegmentationResult]:
-    """Run the project's preprocess, backend and decode on every frame."""
+           config: Optional[DecodeConfig] = None) -> list[SegmentationResult]:
+    """Run the project's preprocess, backend and decode (default: the node's) on every frame."""
+    config = node_decode() if config is None else config
     backend = create_backend('auto', model_path)
     preprocess = Preprocessor(backend.input_wh, backend.input_format)
     decoder = SegPostprocessor(backend.layout)
