@@ -26,7 +26,9 @@ import numpy as np
 import pytest
 import yaml
 from yolov8_seg_ros.calibration import main as calib_main
-from yolov8_seg_ros.export import main as export_main
+from yolov8_seg_ros.decode import DecodeConfig
+from yolov8_seg_ros.export import compare_heads, load_model, main as export_main, verify_export
+from yolov8_seg_ros.layout import resolve_layout
 
 SEED_NAMES = ['output0', 'output1', '371', '379', '387', '395', '403', '411', '419', '347']
 
@@ -49,6 +51,7 @@ def test_export_command_from_a_trained_checkpoint(tmp_path):
     run = subprocess.run([exe, str(weights), '--imgsz', '320', '--sample-image', str(sample)],
                          capture_output=True, text=True, timeout=240, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "verified:   10 heads equal ultralytics' own" in run.stdout
     assert 'detections match ultralytics' in run.stdout
     assert ' 0 detections' not in run.stdout  # the verification compared real detections
     shapes = output_shapes(tmp_path / 'shapes.onnx')
@@ -98,6 +101,7 @@ def test_export_a_trained_yolo11_checkpoint_in_the_model_zoo_float32_layout(tmp_
                          capture_output=True, text=True, timeout=240, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert ' 0 detections' not in run.stdout and 'detections match ultralytics' in run.stdout
+    assert "verified:   10 heads equal ultralytics' own" in run.stdout
     assert 'remove:' not in run.stdout
     shapes = [s for _, s in output_shapes(tmp_path / 'y11.onnx')]
     assert shapes == [[1, 40, 40, 4], [1, 40, 40, 64], [1, 40, 40, 32],
@@ -116,11 +120,57 @@ def test_export_yolo11_yaml_in_the_seed_int32_layout(tmp_path, capsys):
     shapes = [s for _, s in output_shapes(tmp_path / 'y11n.onnx')]
     assert shapes[0] == [1, 40, 40, 32] and shapes[3] == [1, 40, 40, 64]
     assert shapes[6] == [1, 40, 40, 3] and shapes[9] == [1, 80, 80, 32]
-    removed = [line.split()[-1] for line in capsys.readouterr().out.splitlines()
-               if 'remove:' in line]
+    out = capsys.readouterr().out
+    removed = [line.split()[-1] for line in out.splitlines() if 'remove:' in line]
     # YOLO11's head is layer 23 (YOLOv8's is 22): the names come from the graph, never a table.
     assert removed == [f'/model.23/cv{h}.{i}/cv{h}.{i}.2/Conv_output_0_HzDequantize'
                        for h in (4, 2) for i in range(3)]
+    # Random weights: no class fires on the sample, yet every head was compared.
+    assert "verified:   10 heads equal ultralytics' own" in out
+    assert '; 0 detections match ultralytics' in out
+
+    # The same export with its protos' rows and columns swapped (a wrong permute that keeps
+    # the square shape) fails, though no detection differs.
+    broken = onnx.load(str(tmp_path / 'y11n.onnx'))
+    protos = broken.graph.output[9]
+    for node in broken.graph.node:
+        node.output[:] = [f'{o}_hw' if o == protos.name else o for o in node.output]
+    broken.graph.node.append(onnx.helper.make_node('Transpose', [f'{protos.name}_hw'],
+                                                   [protos.name], perm=[0, 2, 1, 3]))
+    onnx.save(broken, str(tmp_path / 'broken.onnx'))
+    model = load_model('yolo11n-seg.yaml', num_classes=3, seed=0)  # the same weights
+    sample = generate_scene(np.random.default_rng(3), 640, 480).image_bgr
+    assert verify_export(tmp_path / 'y11n.onnx', model, sample, DecodeConfig()).heads == 10
+    with pytest.raises(RuntimeError, match=r'protos \(output 9\) differs from ultralytics'):
+        verify_export(tmp_path / 'broken.onnx', model, sample, DecodeConfig())
+
+
+def test_head_comparison_needs_all_ten_heads_in_the_right_place():
+    layout = resolve_layout([(1, 8, 8, 32), (1, 4, 4, 32), (1, 2, 2, 32), (1, 8, 8, 64),
+                             (1, 4, 4, 64), (1, 2, 2, 64), (1, 8, 8, 3), (1, 4, 4, 3),
+                             (1, 2, 2, 3), (1, 16, 16, 32)], [False] * 10)
+    rng = np.random.default_rng(0)
+    anchors = 64 + 16 + 4
+    reference = {'boxes': rng.normal(size=(64, anchors)), 'scores': rng.normal(size=(3, anchors)),
+                 'mask_coefficient': rng.normal(size=(32, anchors)),
+                 'proto': rng.normal(size=(32, 16, 16))}
+    exported = [None] * 10
+    offset = 0
+    for level in layout.levels:
+        h, w = level.grid_hw
+        for role, index in (('boxes', level.box), ('scores', level.cls),
+                            ('mask_coefficient', level.mask_coef)):
+            exported[index] = reference[role][:, offset:offset + h * w].T.reshape(1, h, w, -1)
+        offset += h * w
+    exported[layout.protos] = reference['proto'].transpose(1, 2, 0)[None]
+    assert compare_heads(exported, layout, reference) == (10, 0.0)
+    swapped = list(exported)
+    swapped[layout.levels[0].box] = exported[layout.levels[0].box][:, ::-1]
+    with pytest.raises(RuntimeError, match='boxes of stride 8'):
+        compare_heads(swapped, layout, reference)
+    empty = {**reference, 'proto': np.zeros((32, 0, 16))}
+    with pytest.raises(RuntimeError, match='protos'):
+        compare_heads(exported, layout, empty)
 
 
 def test_export_rejects_nc_for_a_checkpoint(capsys):

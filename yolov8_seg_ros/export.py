@@ -16,8 +16,9 @@
 yolov8-seg-export: ultralytics YOLOv8-seg / YOLO11-seg (.pt or yaml) -> split-head ONNX for the X5.
 
 Writes the ONNX with the 10 NHWC heads of the RDK X5 model zoo (opset 11, simplified), verifies
-it with ONNX Runtime against ultralytics' own prediction, and writes the hb_mapper PTQ YAML and
-the toolchain commands next to it, for one of two .bin output layouts:
+it with ONNX Runtime against ultralytics' own, unpatched model (every head tensor, whatever the
+thresholds, then the decoded detections), and writes the hb_mapper PTQ YAML and the toolchain
+commands next to it, for one of two .bin output layouts:
 - int32 (the seed's): heads grouped by role (mask coefficients x3, boxes x3, classes x3, protos);
   hb_model_modifier removes the Dequantize nodes of the box and mask-coefficient heads, so the
   .bin returns them as int32 with per-channel scales;
@@ -45,6 +46,9 @@ from yolov8_seg_ros.layout import HeadLayout
 PTQ_SCALE_VALUE = 0.003921568627451  # 1/255, applied by the toolchain (norm_type data_scale)
 LAYOUTS = ('int32', 'float32')  # the .bin's output layout (see the module docstring)
 _PASS_THROUGH_OPS = ('Transpose', 'Reshape', 'Identity')
+# Largest difference between an exported head and ultralytics' own, relative to the head's
+# largest magnitude (float32 ONNX Runtime against PyTorch: about 1e-6 here).
+HEAD_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class ExportReport:
     dequantize_nodes: tuple[str, ...]  # removed by hb_model_modifier (int32 layout only)
     input_hw: tuple[int, int]
     num_classes: int
+    verified_heads: int  # head tensors equal to ultralytics' own (all 10)
+    max_head_error: float  # largest relative difference among them
     verified_detections: int
 
 
@@ -225,11 +231,28 @@ def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: 
     )
 
 
+@dataclass(frozen=True)
+class Verification:
+    """What verify_export compared, all of it equal to ultralytics within tolerance."""
+
+    layout: HeadLayout
+    heads: int
+    max_head_error: float
+    detections: int
+
+
 def verify_export(onnx_path: Path, model: Any, sample_bgr: np.ndarray,
-                  config: DecodeConfig) -> tuple[HeadLayout, int]:
-    """Check the ONNX with ONNX Runtime: shapes, and decoded detections == ultralytics' own."""
+                  config: DecodeConfig) -> Verification:
+    """
+    Check the ONNX with ONNX Runtime against ultralytics' own model on one letterboxed image.
+
+    Every head tensor must equal the unpatched model's head outputs (boxes, classes, mask
+    coefficients per level, protos), independent of thresholds, then the decoded detections
+    its prediction. Raises RuntimeError on any difference, and when nothing was compared.
+    """
     from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
     from yolov8_seg_ros.decode import SegPostprocessor
+    from yolov8_seg_ros.layout import as_raw_output
     from yolov8_seg_ros.preprocess import Preprocessor
 
     backend = OnnxRuntimeBackend(str(onnx_path))
@@ -238,13 +261,72 @@ def verify_export(onnx_path: Path, model: Any, sample_bgr: np.ndarray,
     frame = preprocess(sample_bgr, 'bgr8')
     outputs = backend.infer(frame.tensor)
     postprocessor = SegPostprocessor.for_outputs(outputs)
+    layout = postprocessor.layout
+    exported = [as_raw_output(o).data for o in outputs]
+    heads, error = compare_heads(exported, layout, reference_heads(model, frame.tensor))
     ours = postprocessor(outputs, frame.transform, config)
     imgsz = [backend.input_wh[1], backend.input_wh[0]]
     reference = model.predict(sample_bgr, imgsz=imgsz, conf=config.conf_threshold,
                               iou=config.iou_threshold, max_det=config.max_det, rect=False,
                               verbose=False)[0]
     _compare_to_ultralytics(ours, reference)
-    return postprocessor.layout, len(ours)
+    return Verification(layout, heads, error, len(ours))
+
+
+def reference_heads(model: Any, tensor: np.ndarray) -> dict[str, np.ndarray]:
+    """
+    Run ultralytics' own (unpatched) segmentation model on an NCHW input tensor.
+
+    Returns its raw heads: 'boxes' (64, A), 'scores' (nc, A) and 'mask_coefficient' (32, A),
+    anchors by level then row-major cell, and 'proto' (32, H, W).
+    """
+    import torch
+
+    network = model.model
+    network.eval()
+    with torch.no_grad():
+        (_, proto), raw = network(torch.from_numpy(np.ascontiguousarray(tensor)))
+    heads = {name: raw[name][0].float().numpy() for name in ('boxes', 'scores',
+                                                            'mask_coefficient')}
+    heads['proto'] = proto[0].float().numpy()
+    return heads
+
+
+def compare_heads(exported: Sequence[np.ndarray], layout: HeadLayout,
+                  reference: dict[str, np.ndarray]) -> tuple[int, float]:
+    """
+    Compare the 10 exported NHWC heads with ultralytics' (reference_heads); returns (count, err).
+
+    err is the largest absolute difference relative to each head's largest magnitude; raises
+    RuntimeError naming the first head beyond HEAD_TOLERANCE, or when nothing was compared.
+    """
+    pairs = []
+    offset = 0
+    for level in layout.levels:
+        cells = level.grid_hw[0] * level.grid_hw[1]
+        for role, index in (('boxes', level.box), ('scores', level.cls),
+                            ('mask_coefficient', level.mask_coef)):
+            expected = reference[role][:, offset:offset + cells].T.reshape(
+                *level.grid_hw, -1)
+            pairs.append((f'{role} of stride {level.stride} (output {index})',
+                          exported[index], expected))
+        offset += cells
+    pairs.append((f'protos (output {layout.protos})', exported[layout.protos],
+                  reference['proto'].transpose(1, 2, 0)))
+    worst = 0.0
+    for name, ours, expected in pairs:
+        ours = np.asarray(ours, np.float64)[0]
+        if ours.shape != expected.shape or expected.size == 0:
+            raise RuntimeError(f'verification failed: {name} has shape {ours.shape}, '
+                               f"ultralytics' {expected.shape}")
+        error = float(np.abs(ours - expected).max() / max(np.abs(expected).max(), 1e-6))
+        if not error <= HEAD_TOLERANCE:
+            raise RuntimeError(f"verification failed: {name} differs from ultralytics' own "
+                               f'head by {error:.3g} of its range (tolerance {HEAD_TOLERANCE})')
+        worst = max(worst, error)
+    if len(pairs) != 10:
+        raise RuntimeError(f'verification failed: compared {len(pairs)} heads, expected 10')
+    return len(pairs), worst
 
 
 def _compare_to_ultralytics(ours: SegmentationResult, reference: Any) -> None:
@@ -281,7 +363,8 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
     sample = cv2.imread(str(sample_image))
     if sample is None:
         raise FileNotFoundError(f'cannot read the verification image {sample_image}')
-    head_layout, count = verify_export(onnx_path, model, sample, DecodeConfig(iou_threshold=0.7))
+    verification = verify_export(onnx_path, model, sample, DecodeConfig())
+    head_layout = verification.layout
     if head_layout.input_hw != tuple(imgsz_hw):
         raise RuntimeError(f'exported input {head_layout.input_hw} != requested {imgsz_hw}')
     nodes = dequantize_node_names(onnx_path, head_layout) if layout == 'int32' else ()
@@ -293,7 +376,8 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
                                                 cal_dir))
     script_path.chmod(0o755)
     return ExportReport(onnx_path, yaml_path, script_path, nodes, head_layout.input_hw,
-                        head_layout.num_classes, count)
+                        head_layout.num_classes, verification.heads,
+                        verification.max_head_error, verification.detections)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -324,8 +408,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'yolov8-seg-export: {error}', file=sys.stderr)
         return 1
     print(f'ONNX:       {report.onnx_path} (input {report.input_hw[0]}x{report.input_hw[1]}, '
-          f'{report.num_classes} classes; verified: {report.verified_detections} detections '
-          'match ultralytics)')
+          f'{report.num_classes} classes)')
+    print(f"verified:   {report.verified_heads} heads equal ultralytics' own (largest "
+          f"difference {report.max_head_error:.1e} of a head's range); "
+          f'{report.verified_detections} detections match ultralytics')
     print(f'PTQ YAML:   {report.ptq_yaml_path}')
     print(f'Toolchain:  {report.modifier_script_path}')
     for name in report.dequantize_nodes:
