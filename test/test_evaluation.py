@@ -32,6 +32,7 @@ from helpers import pip_only
 from helpers.fake_runtime import FAKES, write_fake_bin
 from helpers.models import ROOT, SHAPES_ONNX, SHAPES_YOLO11_ONNX
 from helpers.shapes_dataset import SHAPE_CLASS_NAMES, write_coco_dataset
+import numpy as np
 import pytest
 
 pytest.importorskip('pycocotools', reason=pip_only('pycocotools'), exc_type=ImportError)
@@ -140,3 +141,35 @@ def test_eval_limit_scores_only_the_images_it_ran(coco_set):
     assert done.stdout.startswith('5 images, backend onnxruntime')
     found = scores(done.stdout)
     assert found['box'][1] > 0.8  # not diluted by the 35 images that were not run
+
+
+def test_ground_truth_fed_in_as_detections_scores_1(coco_set):
+    # The scoring itself (COCO result entries, RLE, box convention, category mapping) against
+    # an independent bar: the annotations themselves as detections must score exactly 1.
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
+    from yolov8_seg_ros.evaluation import coco_detections, score
+
+    truth = COCO(str(coco_set[1]))
+    category_ids = sorted(truth.getCatIds())
+    names = {c['id']: c['name'] for c in truth.loadCats(category_ids)}
+    detections = []
+    for image_id in truth.getImgIds():
+        info = truth.loadImgs(image_id)[0]
+        annotations = truth.loadAnns(truth.getAnnIds(imgIds=image_id))
+        boxes = np.array([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2],
+                           a['bbox'][1] + a['bbox'][3]] for a in annotations], np.float32)
+        masks = tuple(InstanceMask(0, 0, mask_utils.decode(a['segmentation']))
+                      for a in annotations)
+        result = SegmentationResult(
+            boxes.reshape(-1, 4), np.linspace(0.9, 0.5, len(annotations), dtype=np.float32),
+            np.array([category_ids.index(a['category_id']) for a in annotations], np.int32),
+            masks, (info['width'], info['height']))
+        detections.extend(coco_detections(result, image_id, category_ids))
+    assert len(detections) == len(truth.getAnnIds()) > 100
+    box = score(truth, [{k: v for k, v in d.items() if k != 'segmentation'}
+                        for d in detections], 'bbox', names)
+    mask = score(truth, detections, 'segm', names)
+    assert (box.map50_95, box.map50, mask.map50_95, mask.map50) == (1.0, 1.0, 1.0, 1.0)
+    assert set(box.per_class_ap.values()) == set(mask.per_class_ap.values()) == {1.0}

@@ -95,23 +95,28 @@ def test_export_a_trained_yolo11_checkpoint_in_the_model_zoo_float32_layout(tmp_
     cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
     weights = tmp_path / 'y11.pt'
     shutil.copyfile(SHAPES_YOLO11_PT, weights)
+    beside = tmp_path / 'y11.onnx'  # the user's own file next to the checkpoint stays as it is
+    beside.write_bytes(b'not this one')
+    out = tmp_path / 'out'
     from helpers.node_process import installed_executable
     run = subprocess.run([str(installed_executable('yolov8-seg-export')), str(weights),
-                          '--imgsz', '320', '--sample-image', str(sample), '--layout', 'float32'],
+                          '--imgsz', '320', '--sample-image', str(sample), '--layout', 'float32',
+                          '--output', str(out / 'y11.onnx')],
                          capture_output=True, text=True, timeout=240, check=False)
+    assert beside.read_bytes() == b'not this one'
     assert run.returncode == 0, run.stdout + run.stderr
     assert ' 0 detections' not in run.stdout and 'detections match ultralytics' in run.stdout
     assert "verified:   10 heads equal ultralytics' own" in run.stdout
     assert 'remove:' not in run.stdout
-    shapes = [s for _, s in output_shapes(tmp_path / 'y11.onnx')]
+    shapes = [s for _, s in output_shapes(out / 'y11.onnx')]
     assert shapes == [[1, 40, 40, 4], [1, 40, 40, 64], [1, 40, 40, 32],
                       [1, 20, 20, 4], [1, 20, 20, 64], [1, 20, 20, 32],
                       [1, 10, 10, 4], [1, 10, 10, 64], [1, 10, 10, 32], [1, 80, 80, 32]]
-    script = (tmp_path / 'y11_toolchain.sh').read_text()
+    script = (out / 'y11_toolchain.sh').read_text()
     assert 'hb_mapper makertbin' in script and 'hb_model_modifier' not in script
     assert 'y11_instance_seg_bayese_320x320_nv12/y11_instance_seg_bayese_320x320_nv12.bin' \
         in script
-    subprocess.run(['bash', '-n', str(tmp_path / 'y11_toolchain.sh')], check=True)
+    subprocess.run(['bash', '-n', str(out / 'y11_toolchain.sh')], check=True)
 
 
 def test_export_yolo11_yaml_in_the_seed_int32_layout(tmp_path, capsys):

@@ -34,6 +34,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 import shlex
+import shutil
 import sys
 import tempfile
 from typing import Any, Iterator, Optional, Sequence
@@ -120,7 +121,11 @@ def load_model(source: str, num_classes: Optional[int] = None, seed: int = 0) ->
         return YOLO(str(tmp), task='segment')
     if num_classes is not None:
         raise ValueError('--nc applies to a model .yaml only; a .pt already has its classes')
-    return YOLO(source, task='segment')
+    # ultralytics writes its ONNX next to the checkpoint: from a copy, so that a file of that
+    # name beside the user's checkpoint is never overwritten (or moved to --output).
+    copy = Path(tempfile.mkdtemp()) / Path(source).name
+    shutil.copyfile(source, copy)
+    return YOLO(str(copy), task='segment')
 
 
 def export_split_onnx(model: Any, imgsz_hw: tuple[int, int], output: Path,

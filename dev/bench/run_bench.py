@@ -42,6 +42,7 @@ from node_bench import bench_node  # noqa: E402
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
 from yolov8_seg_ros.render import render_instance_labels  # noqa: E402
+from yolov8_seg_ros.tracking import TrackerConfig  # noqa: E402
 from yolov8_seg_ros.transform import ImageTransform  # noqa: E402
 
 
@@ -136,7 +137,7 @@ POSTPROCESS_CASES = {
 
 
 def bench_postprocess(results: dict[str, float], runs: int) -> None:
-    config = DecodeConfig(conf_threshold=0.25, iou_threshold=0.7, max_det=300)
+    config = DecodeConfig()  # the node's defaults (tracking off)
     no_masks = dataclasses.replace(config, with_masks=False)
     for name, (size, mode, count, fraction) in POSTPROCESS_CASES.items():
         transform = ImageTransform.create(mode, size, (640, 640))
@@ -174,6 +175,13 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
     result = decoder(outputs, transform, config)
     results['render_instance_labels_ms_1080p_n10'] = median_ms(
         lambda: render_instance_labels(result), runs)
+    # Tracking on: the decode keeps every candidate down to track_low_score for the tracker.
+    tracking = dataclasses.replace(config, low_score_threshold=TrackerConfig().low_score)
+    on, off = interleaved_median_ms([partial(decoder, outputs, transform, tracking),
+                                     partial(decoder, outputs, transform, config)], 2 * runs)
+    results['postprocess_ms_1080p_n10_tracking_on'] = on
+    results['postprocess_ms_1080p_n10_tracking_off'] = off
+    results['postprocess_tracking_on_vs_off_ratio_1080p_n10'] = on / off
 
 
 def bench_preprocess(results: dict[str, float], runs: int) -> None:
