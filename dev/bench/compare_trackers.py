@@ -39,15 +39,15 @@ from helpers.models import SHAPES_ONNX  # noqa: E402, I100
 from helpers.shapes_sequences import generate_sequence  # noqa: E402
 from helpers.tracking_eval import detect, score_tracking  # noqa: E402
 import numpy as np  # noqa: E402
-from yolov8_seg_ros.tracking import ByteTracker  # noqa: E402
+from yolov8_seg_ros.tracking import ByteTracker, track_result  # noqa: E402
 
 FPS = 30.0
 
 
 def ours() -> Callable:
-    """Return this project's tracker as a per-frame function."""
+    """Return this project's tracker as a per-frame function, fed as the node feeds it."""
     tracker = ByteTracker()
-    return lambda result, stamp: tracker.update(result.boxes_xyxy, result.scores, stamp)
+    return lambda result, stamp: track_result(tracker, result, stamp)
 
 
 def supervision_bytetrack() -> Callable:
