@@ -62,9 +62,11 @@ install_venv() {  # install_venv DIR REQUIREMENTS: DIR's venv with REQUIREMENTS 
 
 install_launch_stack() {  # from the wheelhouse, else from the upstream release tags
   local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps)
-  if [ -d "$LAUNCH_WHEELS" ]; then
-    log "installing the ROS 2 launch stack from $LAUNCH_WHEELS"
-    "${pip[@]}" --no-index --find-links "$LAUNCH_WHEELS" -r dev/requirements-launch.txt
+  if [ -d "$LAUNCH_WHEELS" ] && [ -d "$EXTRA_WHEELS" ]; then
+    log "installing the ROS 2 launch stack and message_filters from $LAUNCH_WHEELS and" \
+        "$EXTRA_WHEELS"
+    "${pip[@]}" --no-index --find-links "$LAUNCH_WHEELS" --find-links "$EXTRA_WHEELS" \
+      -r dev/requirements-launch.txt
     return
   fi
   log "no wheelhouse at $LAUNCH_WHEELS: building the ROS 2 launch stack from its upstream tags"
@@ -74,6 +76,9 @@ install_launch_stack() {  # from the wheelhouse, else from the upstream release 
       launch|launch_xml|launch_yaml|launch_testing) repo=launch ;;
       launch_ros|launch_testing_ros|ros2launch) repo=launch_ros ;;
       rosidl_runtime_py) repo=rosidl_runtime_py ;;
+      # Upstream builds it with ament_cmake only: no pip install from its tag (the depth
+      # input then ends the node with a FATAL line naming message_filters).
+      message_filters) log "message_filters needs ../shared/wheelhouse/ros2-jazzy-extra"; continue ;;
       *) repo=ros2cli ;;
     esac
     local subdir="#subdirectory=$name"
@@ -116,7 +121,9 @@ fi
 # are not on PyPI: from the shared wheelhouse of unmodified upstream wheels, else built from the
 # same upstream tags; where neither works, say so and go on (the launch tests then skip).
 LAUNCH_WHEELS="$ROOT/../shared/wheelhouse/ros2-jazzy-launch"
-launch_hash="$(cat "$STAMPS/venv")-$(digest dev/requirements-launch.txt "$LAUNCH_WHEELS")"
+EXTRA_WHEELS="$ROOT/../shared/wheelhouse/ros2-jazzy-extra"
+launch_hash="$(cat "$STAMPS/venv")-$(digest dev/requirements-launch.txt "$LAUNCH_WHEELS" \
+  "$EXTRA_WHEELS")"
 if up_to_date launch "$launch_hash" && [ -x "$VENV/bin/ros2" ]; then
   log "ROS 2 launch stack is up to date"
 elif install_launch_stack; then

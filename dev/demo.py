@@ -19,8 +19,11 @@ The demo: the bundled bag through the installed yolov8_seg node, results in demo
 It starts the node with `ros2 launch yolov8_seg_ros seg.launch.py`, replays
 demo/shapes_demo_bag (JPEG frames of moving shapes) into it over DDS, writes overlay and mask
 PNGs plus detections.json to demo_out/, and prints one row per frame with each detection's
-track id (`#id`), which follows its object from frame to frame. Run it with `make demo`;
-`--make-bag` rewrites the bundled bag.
+track id (`#id`), which follows its object from frame to frame. Then it starts the node again
+with a depth input and replays demo/shapes_depth_bag (JPEG colour, 16UC1 depth at half its
+size, camera info) and writes, beside each frame's overlay, a top-down view of the objects'
+3D boxes with their track ids and distances (demo_out/depth_frame_NN_topdown.png). Run it with
+`make demo`; `--make-bag` rewrites the bundled bags.
 """
 
 import argparse
@@ -28,6 +31,7 @@ import json
 from pathlib import Path
 import sys
 import time
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,16 +39,99 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test'))  # the project's own bag and node-process helpers
 
-from helpers.bags import (BagMessage, COMPRESSED, image_array, image_from_bgr,  # noqa: E402, I100
-                          read_bag, typestore, write_bag)
+from helpers.bags import (BagMessage, COMPRESSED, IMAGE, image_array,  # noqa: E402, I100
+                          image_from_bgr, message_class, raw_image, read_bag, typestore,
+                          write_bag)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import LaunchProcess, NodeClient, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from helpers.shapes_sequences import generate_sequence  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from vision_msgs.msg import Detection3DArray  # noqa: E402
+from yolov8_seg_ros.overlay import class_color  # noqa: E402
 
 BAG = ROOT / 'demo' / 'shapes_demo_bag'
+DEPTH_BAG = ROOT / 'demo' / 'shapes_depth_bag'
 OUT = ROOT / 'demo_out'
+DEPTH_TOPIC = 'camera/depth/image_rect_raw'
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+
+
+def _replace_bag(path: Path, messages: list) -> None:
+    if path.exists():
+        for item in path.iterdir():
+            item.unlink()
+        path.rmdir()
+    write_bag(path, messages)
+    print(f'wrote {path} ({len(messages)} messages)')
+
+
+def make_depth_bag(frames: int = 8, fps: float = 10.0) -> None:
+    """Write the depth demo bag: one rendered scene as JPEG, noisy 16UC1 depth, camera info."""
+    from helpers.depth_scenes import add_noise, CAMERA, render_scene, to_millimetres
+    from yolov8_seg_ros.depth import Intrinsics
+    store = typestore()
+    scene = render_scene(5)
+    colour = cv2.resize(scene.image_bgr, (640, 360), interpolation=cv2.INTER_AREA)
+    # Depth at a quarter of the rendered size (half the colour's), as a stereo camera gives it.
+    quarter = cv2.resize(scene.depth_m, (320, 180), interpolation=cv2.INTER_NEAREST)
+    camera = Intrinsics(CAMERA.fx / 4, CAMERA.fy / 4, (CAMERA.cx + 0.5) / 4 - 0.5,
+                        (CAMERA.cy + 0.5) / 4 - 0.5, 320, 180)
+    messages = []
+    for index in range(frames):
+        seconds = 1_700_000_100.0 + index / fps
+        stamp = (int(seconds), int(round((seconds % 1.0) * 1e9)))
+        time_ns = int(1e9 * index / fps)
+        millimetres = to_millimetres(add_noise(quarter, index))
+        depth = raw_image(store, millimetres.view(np.uint8), 320, 180, '16UC1', 640, stamp,
+                          'camera_depth_optical_frame')
+        k = np.array([camera.fx, 0, camera.cx, 0, camera.fy, camera.cy, 0, 0, 1], np.float64)
+        info = store.types[CAMERA_INFO](
+            header=depth.header, height=180, width=320, distortion_model='plumb_bob',
+            d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
+            p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
+            binning_x=0, binning_y=0, roi=store.types['sensor_msgs/msg/RegionOfInterest'](
+                x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+        messages += [BagMessage('camera/depth/camera_info', CAMERA_INFO, info, time_ns),
+                     BagMessage(DEPTH_TOPIC, IMAGE, depth, time_ns + 1),
+                     BagMessage('image', COMPRESSED, image_from_bgr(store, colour, 'jpeg', stamp),
+                                time_ns + 2)]
+    _replace_bag(DEPTH_BAG, messages)
+
+
+def distance_m(detection: Any) -> float:
+    """Distance from the camera to a Detection3D's box centre, metres."""
+    centre = detection.bbox.center.position
+    return float(np.linalg.norm([centre.x, centre.y, centre.z]))
+
+
+def top_down_view(detections: Any, names: dict[str, str], size: int = 480,
+                  range_m: float = 10.0) -> np.ndarray:
+    """Draw a bird's-eye picture of the 3D boxes: x across, distance up, camera at the bottom."""
+    canvas = np.full((size, size, 3), 32, np.uint8)
+    scale = size / range_m
+
+    def pixel(x: float, z: float) -> tuple[int, int]:
+        return int(round(size / 2 + x * scale)), int(round(size - z * scale))
+
+    for metres in range(1, int(range_m)):
+        cv2.line(canvas, pixel(-range_m, metres), pixel(range_m, metres), (60, 60, 60), 1)
+        cv2.putText(canvas, f'{metres} m', (4, pixel(0, metres)[1] - 3),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.35, (140, 140, 140), 1, cv2.LINE_AA)
+    cv2.circle(canvas, pixel(0.0, 0.0), 6, (255, 255, 255), -1)
+    for detection in detections.detections:
+        centre, box = detection.bbox.center.position, detection.bbox.size
+        class_id = detection.results[0].hypothesis.class_id
+        color = class_color(int(class_id)) if class_id.isdigit() else (200, 200, 200)
+        half_x, half_z = max(box.x / 2, 0.05), max(box.z / 2, 0.05)
+        cv2.rectangle(canvas, pixel(centre.x - half_x, centre.z + half_z),
+                      pixel(centre.x + half_x, centre.z - half_z), color, 2)
+        label = f'{"#" + detection.id + " " if detection.id else ""}' \
+                f'{names.get(class_id, class_id)} {distance_m(detection):.2f} m'
+        x, y = pixel(centre.x + half_x, centre.z)
+        cv2.putText(canvas, label, (min(x + 4, size - 150), y), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    color, 1, cv2.LINE_AA)
+    return canvas
 
 
 def make_bag(frames: int = 16, fps: float = 10.0) -> None:
@@ -56,12 +143,7 @@ def make_bag(frames: int = 16, fps: float = 10.0) -> None:
         stamp = (1_700_000_000 + int(frame.stamp_s), int(round((frame.stamp_s % 1.0) * 1e9)))
         msg = image_from_bgr(store, frame.image_bgr, 'jpeg', stamp)
         messages.append(BagMessage('image', COMPRESSED, msg, int(1e9 * index / fps)))
-    if BAG.exists():
-        for path in BAG.iterdir():
-            path.unlink()
-        BAG.rmdir()
-    write_bag(BAG, messages)
-    print(f'wrote {BAG} ({len(messages)} frames)')
+    _replace_bag(BAG, messages)
 
 
 def run_demo() -> int:
@@ -122,6 +204,60 @@ def run_demo() -> int:
     finally:
         node.close()
     print(f'wrote {len(frames)} overlay and mask PNGs and detections.json to {OUT}')
+    return code or run_depth_demo()
+
+
+def run_depth_demo() -> int:
+    """Replay the depth bag into a node with depth_topic; write overlays and top-down views."""
+    params = OUT / 'demo_params.yaml'
+    node = LaunchProcess({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
+                          'class_names_file': SHAPES_NAMES, 'namespace': 'demo_depth',
+                          'depth_topic': DEPTH_TOPIC, 'params_file': params})
+    print('started: ' + ' '.join(node.command[1:]))
+    written = 0
+    try:
+        with ros_graph('demo_depth_player') as graph:
+            client = NodeClient(graph, node, 'image', COMPRESSED)
+            overlays = graph.collect(Image, f'{node.fqn}/overlay', RELIABLE)
+            located = graph.collect(Detection3DArray, f'{node.fqn}/detections_3d', RELIABLE)
+            names = {str(c.class_id): c.class_name for c in client.wait_ready()[0].class_map}
+            publishers = {topic: graph.node.create_publisher(
+                message_class(kind), f'/demo_depth/{topic}', RELIABLE)
+                for topic, kind in ((DEPTH_TOPIC, IMAGE),
+                                    ('camera/depth/camera_info', CAMERA_INFO))}
+            graph.spin_until(lambda: all(p.get_subscription_count() for p in
+                                         publishers.values()), 10.0)
+            graph.spin_until(lambda: False, 1.0)
+            print(f'{"frame":>5} {"stamp":>22}  3D detections (#track id, class, distance)')
+            for recorded in read_bag(DEPTH_BAG):
+                if recorded.topic != 'image':
+                    publishers[recorded.topic].publish(recorded.raw)
+                    graph.spin_until(lambda: False, 0.1)
+                    continue
+                counts = (len(overlays), len(located))
+                detections = client.send_and_wait(recorded)
+                assert graph.spin_until(lambda c=counts: len(overlays) > c[0]
+                                        and len(located) > c[1], 10.0), node.output()
+                stamp = detections.header.stamp
+                cv2.imwrite(str(OUT / f'depth_frame_{written:02d}_overlay.png'),
+                            image_array(overlays[-1]))
+                cv2.imwrite(str(OUT / f'depth_frame_{written:02d}_topdown.png'),
+                            top_down_view(located[-1], names))
+                summary = ', '.join(
+                    f'#{d.id or "-"} {names[d.results[0].hypothesis.class_id]} '
+                    f'{distance_m(d):.2f} m' for d in located[-1].detections)
+                print(f'{written:>5} {stamp.sec:>12}.{stamp.nanosec:09d}  {summary}')
+                written += 1
+        code = node.stop()
+        if node.leftover_processes():
+            print('error: a process of the launch outlived it')
+            code = code or 1
+    except BaseException:
+        print(node.output())
+        raise
+    finally:
+        node.close()
+    print(f'wrote {written} depth overlays and top-down views to {OUT}')
     return code
 
 
@@ -130,6 +266,7 @@ def main() -> int:
     parser.add_argument('--make-bag', action='store_true', help='rewrite the bundled bag')
     if parser.parse_args().make_bag:
         make_bag()
+        make_depth_bag()
         return 0
     return run_demo()
 

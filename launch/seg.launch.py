@@ -37,7 +37,8 @@ from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NA
 from yolov8_seg_ros.parameters import SPECS
 
 ARGUMENTS = ('model_path', 'image_topic', 'input_transport', 'namespace', 'params_file',
-             'backend', 'class_names_file', 'use_rviz')
+             'backend', 'class_names_file', 'depth_topic', 'depth_camera_info_topic',
+             'use_rviz')
 
 
 def _on_node_exit(event, context):
@@ -100,8 +101,12 @@ def generate_launch_description():
                               description=_described('backend', keep)),
         DeclareLaunchArgument('class_names_file', default_value='',
                               description=_described('class_names_file', keep)),
+        DeclareLaunchArgument('depth_topic', default_value='',
+                              description=_described('depth_topic', keep)),
+        DeclareLaunchArgument('depth_camera_info_topic', default_value='',
+                              description=_described('depth_camera_info_topic', keep)),
         DeclareLaunchArgument('use_rviz', default_value='false',
                               description='Start rviz2 (in the same namespace) showing this '
-                                          "node's overlay and mask"),
+                                          "node's overlay, mask and 3D markers"),
         OpaqueFunction(function=_launch_setup),
     ])

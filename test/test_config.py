@@ -49,7 +49,8 @@ def test_launch_file_uses_the_package_names_and_declares_every_argument():
     assert 'from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME' \
         in text
     for argument in ('model_path', 'image_topic', 'input_transport', 'namespace',
-                     'params_file', 'backend', 'class_names_file', 'use_rviz'):
+                     'params_file', 'backend', 'class_names_file', 'depth_topic',
+                     'depth_camera_info_topic', 'use_rviz'):
         assert f"DeclareLaunchArgument('{argument}'" in text, argument
     assert set(PARAMETER_ARGUMENTS) <= set(SPECS)
 
@@ -70,7 +71,8 @@ def test_rviz_template_is_relative_and_launch_makes_it_absolute_in_the_namespace
     template = ROOT / 'rviz' / 'yolov8_seg.rviz'
     rviz = yaml.safe_load(template.read_text())
     topics = {d['Topic']['Value'] for d in rviz['Visualization Manager']['Displays']}
-    assert topics == {f'{NODE_NAME}/overlay', f'{NODE_NAME}/mask'}
+    shown = ('overlay', 'mask', 'markers', 'points')
+    assert topics == {f'{NODE_NAME}/{name}' for name in shown}
     for namespace, prefix in (('', ''), ('cam0', '/cam0'), ('/robot/cam1/', '/robot/cam1')):
         config = rviz_config_for(template, namespace)
         try:
@@ -78,7 +80,7 @@ def test_rviz_template_is_relative_and_launch_makes_it_absolute_in_the_namespace
         finally:
             config.unlink()
         topics = {d['Topic']['Value'] for d in generated['Visualization Manager']['Displays']}
-        assert topics == {f'{prefix}/{NODE_NAME}/overlay', f'{prefix}/{NODE_NAME}/mask'}
+        assert topics == {f'{prefix}/{NODE_NAME}/{name}' for name in shown}
 
 
 def test_installed_share_has_launch_config_and_rviz():

@@ -45,7 +45,7 @@ TOLERANCE = {'map50_95': 0.03, 'map50': 0.02}
 
 
 def yolo_set_from_coco(images: Path, annotations: Path, root: Path) -> Path:
-    """The COCO set as an ultralytics segmentation set (the same images); returns data.yaml."""
+    """Write the COCO set as an ultralytics segmentation set (same images); return data.yaml."""
     from pycocotools import mask as mask_utils
     from pycocotools.coco import COCO
 

@@ -45,11 +45,13 @@ import launch_testing.asserts  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
 from vision_msgs.msg import Detection2DArray, LabelInfo  # noqa: E402
 import yaml  # noqa: E402
-from yolov8_seg_ros.names import OUTPUT_TOPICS  # noqa: E402
+from yolov8_seg_ros.names import DEPTH_OUTPUT_TOPICS, OUTPUT_TOPICS  # noqa: E402
+from yolov8_seg_ros.names import sibling_camera_info  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_args_'))
 NAMESPACE = '/cam_args'
 IMAGE_TOPIC = '/camera_args/jpeg'
+DEPTH_TOPIC = '/camera_args/depth/image_rect_raw'
 FQN = f'{NAMESPACE}/yolov8_seg'
 
 
@@ -69,6 +71,7 @@ def generate_test_description():
             PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
             launch_arguments={'namespace': NAMESPACE, 'image_topic': IMAGE_TOPIC,
                               'class_names_file': str(SHAPES_NAMES),
+                              'depth_topic': DEPTH_TOPIC,
                               'params_file': str(params)}.items()),
         launch_testing.actions.ReadyToTest(),
     ])
@@ -82,6 +85,8 @@ class TestLaunchArguments(unittest.TestCase):
         values = dumped[FQN]['ros__parameters']
         self.assertEqual((values['input_transport'], values['backend'], values['model_path']),
                          ('compressed', 'onnxruntime', str(SHAPES_ONNX)))
+        self.assertEqual((values['depth_topic'], values['depth_camera_info_topic']),
+                         (DEPTH_TOPIC, ''))
 
     def test_image_topic_namespace_and_class_names_file(self):
         frames = scenes((640, 480), count=2)
@@ -102,9 +107,12 @@ class TestLaunchArguments(unittest.TestCase):
                 self.assertTrue(graph.spin_until(lambda i=index: len(detections) > i, 30.0))
                 self.assertEqual(stamp_from(detections[-1].header), stamp_of(index))
         topics = ros2_cli('topic', 'list', until=f'{FQN}/detections').split()
-        for name in OUTPUT_TOPICS:
+        for name in (*OUTPUT_TOPICS, *DEPTH_OUTPUT_TOPICS):
             self.assertIn(f'{FQN}/{name}', topics)
         self.assertIn(IMAGE_TOPIC, topics)
+        # depth_topic: the depth image and the camera_info beside it (no depth here: 2D goes on).
+        self.assertIn(DEPTH_TOPIC, topics)
+        self.assertIn(sibling_camera_info(DEPTH_TOPIC), topics)
         self.assertNotIn(f'{NAMESPACE}/image', topics)
 
     def test_ros2_param_set_and_describe(self):

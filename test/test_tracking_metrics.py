@@ -56,7 +56,7 @@ def detected_sequences():
 
 
 def at_conf(result: SegmentationResult, conf: float) -> SegmentationResult:
-    """The same decode at another conf_threshold: published and low sets split at conf."""
+    """Return the same decode at another conf_threshold: published and low sets split at conf."""
     boxes = np.concatenate([result.boxes_xyxy, result.low_boxes_xyxy])
     scores = np.concatenate([result.scores, result.low_scores])
     count = int(np.count_nonzero(scores >= conf))  # both sets are by descending score
@@ -76,7 +76,7 @@ def bytetrack():
 
 
 def published_only():
-    """The tracker fed only what is published (how the node fed it before the low stage)."""
+    """Return a tracker fed only what is published (as the node fed it before the low stage)."""
     tracker = ByteTracker()
     return lambda result, stamp: tracker.update(result.boxes_xyxy, result.scores, stamp)
 

@@ -291,8 +291,8 @@ def reference_heads(model: Any, tensor: np.ndarray) -> dict[str, np.ndarray]:
     network.eval()
     with torch.no_grad():
         (_, proto), raw = network(torch.from_numpy(np.ascontiguousarray(tensor)))
-    heads = {name: raw[name][0].float().numpy() for name in ('boxes', 'scores',
-                                                            'mask_coefficient')}
+    heads = {name: raw[name][0].float().numpy()
+             for name in ('boxes', 'scores', 'mask_coefficient')}
     heads['proto'] = proto[0].float().numpy()
     return heads
 

@@ -30,7 +30,8 @@ import yaml
 from yolov8_seg_ros.names import INPUT_TOPICS, NODE_NAME
 
 # Launch arguments that set the node parameter of the same name; empty keeps the params file's.
-PARAMETER_ARGUMENTS = ('model_path', 'input_transport', 'backend', 'class_names_file')
+PARAMETER_ARGUMENTS = ('model_path', 'input_transport', 'backend', 'class_names_file',
+                       'depth_topic', 'depth_camera_info_topic')
 
 
 def parameter_overrides(arguments: Mapping[str, str]) -> dict[str, str]:

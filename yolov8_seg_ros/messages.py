@@ -21,12 +21,17 @@ from typing import Any, Mapping, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from sensor_msgs.msg import Image
-from vision_msgs.msg import (Detection2D, Detection2DArray, LabelInfo, ObjectHypothesisWithPose,
-                             VisionClass)
+from sensor_msgs.msg import Image, PointCloud2, PointField
+from vision_msgs.msg import (Detection2D, Detection2DArray, Detection3D, Detection3DArray,
+                             LabelInfo, ObjectHypothesisWithPose, VisionClass)
+from visualization_msgs.msg import Marker, MarkerArray
 
 from yolov8_seg_ros.decode import SegmentationResult
+from yolov8_seg_ros.depth import Object3D
+from yolov8_seg_ros.overlay import class_color
 from yolov8_seg_ros.runtime import StatsSnapshot
+
+TrackIds = Optional[Sequence[Optional[int]]]
 
 
 def detections_msg(result: SegmentationResult, header: Any, class_names: Sequence[str],
@@ -52,13 +57,135 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
         detection.bbox.center.position.y = (box[1] + box[3]) / 2.0
         detection.bbox.size_x = box[2] - box[0]
         detection.bbox.size_y = box[3] - box[1]
-        hypothesis = ObjectHypothesisWithPose()
-        hypothesis.hypothesis.class_id = (class_names[cls] if class_id_format == 'name'
-                                          else str(cls))
-        hypothesis.hypothesis.score = float(score)
-        detection.results.append(hypothesis)
+        detection.results.append(_hypothesis(cls, score, class_names, class_id_format))
         detections.detections.append(detection)
     return detections
+
+
+def _hypothesis(class_id: int, score: float, class_names: Sequence[str],
+                class_id_format: str) -> ObjectHypothesisWithPose:
+    hypothesis = ObjectHypothesisWithPose()
+    hypothesis.hypothesis.class_id = (class_names[class_id] if class_id_format == 'name'
+                                      else str(class_id))
+    hypothesis.hypothesis.score = float(score)
+    return hypothesis
+
+
+def _track_label(track_ids: TrackIds, index: int) -> str:
+    track_id = track_ids[index] if track_ids is not None else None
+    return '' if track_id is None else str(track_id)
+
+
+def detections_3d_msg(objects: Sequence[Object3D], result: SegmentationResult, header: Any,
+                      class_names: Sequence[str], class_id_format: str,
+                      track_ids: TrackIds = None) -> Detection3DArray:
+    """
+    Detection3DArray of the located objects: box centre and size in metres, optical frame.
+
+    The class hypothesis and score are the 2D detection's, and id its track id (the same
+    string as in the 2D message: 2D and 3D join on id). header: the colour frame's stamp with
+    the depth image's frame_id.
+    """
+    detections = Detection3DArray()
+    detections.header = header
+    for located in objects:
+        k = located.index
+        detection = Detection3D()
+        detection.header = header
+        detection.id = _track_label(track_ids, k)
+        hypothesis = _hypothesis(int(result.class_ids[k]), float(result.scores[k]),
+                                 class_names, class_id_format)
+        x, y, z = (float(v) for v in located.center_xyz)
+        hypothesis.pose.pose.position.x, hypothesis.pose.pose.position.y = x, y
+        hypothesis.pose.pose.position.z = z
+        detection.results.append(hypothesis)
+        detection.bbox.center.position.x, detection.bbox.center.position.y = x, y
+        detection.bbox.center.position.z = z
+        detection.bbox.center.orientation.w = 1.0
+        detection.bbox.size.x, detection.bbox.size.y, detection.bbox.size.z = (
+            float(v) for v in located.size_xyz)
+        detections.detections.append(detection)
+    return detections
+
+
+def markers_msg(objects: Sequence[Object3D], result: SegmentationResult, header: Any,
+                class_names: Sequence[str], track_ids: TrackIds = None) -> MarkerArray:
+    """rviz2 markers: DELETEALL (no stale markers), then a box and a '#id class 1.23 m' text."""
+    markers = MarkerArray()
+    clear = Marker()
+    clear.header = header
+    clear.action = Marker.DELETEALL
+    markers.markers.append(clear)
+    for number, located in enumerate(objects):
+        k = located.index
+        blue, green, red = class_color(int(result.class_ids[k]))
+        track = _track_label(track_ids, k)
+        distance = float(np.linalg.norm(located.center_xyz))
+        text = f'{"#" + track + " " if track else ""}{class_names[int(result.class_ids[k])]} ' \
+               f'{distance:.2f} m'
+        for kind, offset in ((Marker.CUBE, 0), (Marker.TEXT_VIEW_FACING, 1)):
+            marker = Marker()
+            marker.header = header
+            marker.ns = 'yolov8_seg'
+            marker.id = 2 * number + offset
+            marker.type = kind
+            marker.action = Marker.ADD
+            marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (
+                float(v) for v in located.center_xyz)
+            marker.pose.orientation.w = 1.0
+            marker.color.r, marker.color.g, marker.color.b = red / 255, green / 255, blue / 255
+            if kind == Marker.CUBE:
+                marker.scale.x, marker.scale.y, marker.scale.z = (
+                    max(float(v), 0.01) for v in located.size_xyz)
+                marker.color.a = 0.4
+            else:
+                marker.pose.position.y -= float(located.size_xyz[1]) / 2 + 0.1  # above it
+                marker.scale.z = 0.15
+                marker.color.a = 1.0
+                marker.text = text
+            markers.markers.append(marker)
+    return markers
+
+
+_POINT_FIELDS = (('x', PointField.FLOAT32), ('y', PointField.FLOAT32),
+                 ('z', PointField.FLOAT32), ('instance', PointField.UINT32),
+                 ('track_id', PointField.UINT32))
+
+
+def points_msg(objects: Sequence[Object3D], header: Any,
+               track_ids: TrackIds = None) -> PointCloud2:
+    """
+    PointCloud2 of every object's kept depth samples: x, y, z (m), instance, track_id.
+
+    instance is the detection's mask value (index + 1, as in the mask image), track_id its
+    track id (0: none).
+    """
+    count = sum(len(o.points_xyz) for o in objects)
+    cloud = np.empty(count, dtype=[('x', '<f4'), ('y', '<f4'), ('z', '<f4'),
+                                   ('instance', '<u4'), ('track_id', '<u4')])
+    start = 0
+    for located in objects:
+        end = start + len(located.points_xyz)
+        cloud['x'][start:end] = located.points_xyz[:, 0]
+        cloud['y'][start:end] = located.points_xyz[:, 1]
+        cloud['z'][start:end] = located.points_xyz[:, 2]
+        cloud['instance'][start:end] = located.index + 1
+        track = track_ids[located.index] if track_ids is not None else None
+        cloud['track_id'][start:end] = track or 0
+        start = end
+    msg = PointCloud2()
+    msg.header = header
+    msg.height, msg.width = 1, count
+    msg.fields = [PointField(name=name, offset=4 * k, datatype=kind, count=1)
+                  for k, (name, kind) in enumerate(_POINT_FIELDS)]
+    msg.is_bigendian = False
+    msg.point_step = cloud.dtype.itemsize
+    msg.row_step = msg.point_step * count
+    msg.is_dense = True
+    data = array.array('B')
+    data.frombytes(cloud.tobytes())
+    msg.data = data
+    return msg
 
 
 def stamp_seconds(header: Any) -> Optional[float]:

@@ -26,3 +26,15 @@ MASK_TOPIC = 'mask'
 OVERLAY_TOPIC = 'overlay'
 LABEL_INFO_TOPIC = 'label_info'
 OUTPUT_TOPICS = (DETECTIONS_TOPIC, MASK_TOPIC, OVERLAY_TOPIC, LABEL_INFO_TOPIC)
+# With a depth input (depth_topic) only.
+DETECTIONS_3D_TOPIC = 'detections_3d'
+MARKERS_TOPIC = 'markers'
+POINTS_TOPIC = 'points'
+DEPTH_OUTPUT_TOPICS = (DETECTIONS_3D_TOPIC, MARKERS_TOPIC, POINTS_TOPIC)
+
+
+def sibling_camera_info(image_topic: str) -> str:
+    """Return the CameraInfo topic beside an image topic (the image_transport convention)."""
+    namespace, _, _ = image_topic.rpartition('/')
+    return f'{namespace}/camera_info' if namespace or image_topic.startswith('/') \
+        else 'camera_info'

@@ -43,17 +43,21 @@ from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
-from vision_msgs.msg import Detection2DArray, LabelInfo
+from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo
+from visualization_msgs.msg import MarkerArray
 
 from yolov8_seg_ros.backends import Backend, BackendError, create_backend
+from yolov8_seg_ros.depth import DepthInputError, locate_frame, nearest_by_stamp
 from yolov8_seg_ros.image_conversion import (format_mismatch, from_compressed, from_hbm,
                                              from_image, SourceImage)
-from yolov8_seg_ros.messages import (detections_msg, diagnostics_msg, image_msg,
-                                     label_image_msg, label_info_msg, stamp_seconds)
-from yolov8_seg_ros.names import (DETECTIONS_TOPIC, INPUT_TOPICS, LABEL_INFO_TOPIC, MASK_TOPIC,
-                                   NODE_NAME, OVERLAY_TOPIC, PACKAGE_NAME)
+from yolov8_seg_ros.messages import (detections_3d_msg, detections_msg, diagnostics_msg,
+                                     image_msg, label_image_msg, label_info_msg, markers_msg,
+                                     points_msg, stamp_seconds)
+from yolov8_seg_ros.names import (DETECTIONS_3D_TOPIC, DETECTIONS_TOPIC, INPUT_TOPICS,
+                                  LABEL_INFO_TOPIC, MARKERS_TOPIC, MASK_TOPIC, NODE_NAME,
+                                  OVERLAY_TOPIC, PACKAGE_NAME, POINTS_TOPIC, sibling_camera_info)
 from yolov8_seg_ros.parameters import (check_class_count, given_values, load_class_names,
                                        PARAMETERS, ParamSpec, runtime_config, StartupError,
                                        type_name, unapplied_value_problem, validate)
@@ -69,6 +73,48 @@ BackendFactory = Callable[..., Backend]
 class _Frame(NamedTuple):
     msg: Any
     received_s: float  # time.perf_counter() when the callback ran
+
+
+# The 3D counters in /diagnostics: every processed frame is paired, unmatched or bad.
+DEPTH_COUNTERS = ('frames_depth_paired', 'frames_depth_unmatched', 'frames_depth_bad',
+                  'objects_3d', 'objects_without_3d')
+
+
+class _StampedMessages:
+    """
+    The recent messages of one topic by header stamp: a message_filters.Cache, thread-safe.
+
+    The Cache is filled on the executor thread and read by the worker: a lock keeps its two
+    parallel lists (stamps, messages) consistent while they are read.
+    """
+
+    def __init__(self, node: Node, msg_type: type, topic: str, qos: QoSProfile,
+                 size: int = 30) -> None:
+        import message_filters
+        self._lock = threading.Lock()
+        self.topic = node.resolve_topic_name(topic)
+        self._subscriber = message_filters.Subscriber(node, msg_type, topic, qos_profile=qos)
+        # Subscriber -> (under the lock) -> Cache, through a plain filter stage.
+        locked = message_filters.SimpleFilter()
+        self._cache = message_filters.Cache(locked, cache_size=size)
+
+        def add(msg: Any) -> None:
+            with self._lock:
+                locked.signalMessage(msg)
+        self._subscriber.registerCallback(add)
+
+    def nearest(self, stamp_ns: int, max_diff_ns: int) -> Optional[Any]:
+        """Return the message nearest stamp_ns within max_diff_ns, or None."""
+        with self._lock:
+            stamped = list(zip((t.nanoseconds for t in self._cache.cache_times),
+                               self._cache.cache_msgs))
+        return nearest_by_stamp(stamped, stamp_ns, max_diff_ns)
+
+    def latest_stamp_s(self) -> Optional[float]:
+        """Seconds of the newest stamp received, or None."""
+        with self._lock:
+            latest = self._cache.getLastestTime()
+        return None if latest is None else latest.nanoseconds * 1e-9
 
 
 def default_class_names_file() -> Path:
@@ -135,6 +181,7 @@ class SegmentationNode(Node):
                                                      latched)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
 
+        self._depth = self._subscribe_depth(values) if values['depth_topic'] else None
         self._subscribe(values)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._publish_label_info()
@@ -222,14 +269,37 @@ class SegmentationNode(Node):
             raise StartupError(f'parameter {error}') from error
         return config
 
+    @staticmethod
+    def _image_qos(values: dict[str, Any]) -> QoSProfile:
+        return QoSProfile(history=qos_profile_sensor_data.history,
+                          depth=qos_profile_sensor_data.depth,
+                          reliability=(ReliabilityPolicy.RELIABLE
+                                       if values['image_reliability'] == 'reliable'
+                                       else ReliabilityPolicy.BEST_EFFORT),
+                          durability=qos_profile_sensor_data.durability)
+
+    def _subscribe_depth(
+            self, values: dict[str, Any]) -> tuple[_StampedMessages, _StampedMessages]:
+        """Cache the depth images and camera infos by stamp; create the 3D publishers."""
+        try:
+            import message_filters  # noqa: F401
+        except ImportError as error:
+            raise StartupError('depth_topic needs message_filters (ros-<distro>-message-filters)'
+                               f': {error}') from error
+        image_qos = self._image_qos(values)
+        depth = _StampedMessages(self, Image, values['depth_topic'], image_qos)
+        info = _StampedMessages(self, CameraInfo, values['depth_camera_info_topic']
+                                or sibling_camera_info(values['depth_topic']), image_qos)
+        self._detections_3d_pub = self.create_publisher(Detection3DArray,
+                                                        f'~/{DETECTIONS_3D_TOPIC}', 10)
+        self._markers_pub = self.create_publisher(MarkerArray, f'~/{MARKERS_TOPIC}', 10)
+        self._points_pub = self.create_publisher(PointCloud2, f'~/{POINTS_TOPIC}', 10)
+        self._depth_counts = dict.fromkeys(DEPTH_COUNTERS, 0)
+        return depth, info
+
     def _subscribe(self, values: dict[str, Any]) -> None:
         transport = values['input_transport']
-        qos = QoSProfile(history=qos_profile_sensor_data.history,
-                         depth=qos_profile_sensor_data.depth,
-                         reliability=(ReliabilityPolicy.RELIABLE
-                                      if values['image_reliability'] == 'reliable'
-                                      else ReliabilityPolicy.BEST_EFFORT),
-                         durability=qos_profile_sensor_data.durability)
+        qos = self._image_qos(values)
         if transport == 'raw':
             msg_type, self._convert = Image, self._convert_image
         elif transport == 'compressed':
@@ -336,11 +406,59 @@ class SegmentationNode(Node):
             self._mask_pub.publish(label_image_msg(outputs.labels, header))
         if outputs.overlay_bgr is not None:
             self._overlay_pub.publish(image_msg(outputs.overlay_bgr, header, 'bgr8'))
+        published = time.perf_counter()
+        stage_s = {'convert': converted - started, **outputs.stage_s,
+                   'publish': published - publish_started}
+        if self._depth is not None:
+            self._publish_3d(outputs, header, config)
+            stage_s['depth3d'] = time.perf_counter() - published
         finished = time.perf_counter()
-        self._stats.frame_processed({'convert': converted - started, **outputs.stage_s,
-                                     'publish': finished - publish_started},
+        self._stats.frame_processed(stage_s,
                                     finished - frame.received_s,
                                     with_overlay=outputs.overlay_bgr is not None)
+
+    def _publish_3d(self, outputs: Any, header: Header, config: Any) -> None:
+        """Pair the frame with depth and camera info by stamp, and publish its 3D outputs."""
+        depth_cache, info_cache = self._depth
+        counts = self._depth_counts
+        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
+        max_diff_ns = int(round(config.depth_max_stamp_diff_s * 1e9))
+        depth_msg = depth_cache.nearest(stamp_ns, max_diff_ns)
+        info_msg = info_cache.nearest(stamp_ns, max_diff_ns) if depth_msg is not None else None
+        if depth_msg is None or info_msg is None:
+            counts['frames_depth_unmatched'] += 1
+            missing = depth_cache if depth_msg is None else info_cache
+            latest = missing.latest_stamp_s()
+            self._warn_throttled(
+                f'no {"depth image" if depth_msg is None else "camera info"} on '
+                f'{missing.topic} within {config.depth_max_stamp_diff_s:g} s of frame '
+                f'{stamp_ns * 1e-9:.3f} (newest: '
+                f'{"none yet" if latest is None else f"{latest:.3f}"}): no 3D output')
+            return
+        try:
+            objects = locate_frame(outputs.result, depth_msg, info_msg, self._max_pixels,
+                                   config.depth)
+        except DepthInputError as error:
+            counts['frames_depth_bad'] += 1
+            self._warn_throttled(f'skipping depth on {depth_cache.topic}: {error}')
+            return
+        counts['frames_depth_paired'] += 1
+        counts['objects_3d'] += len(objects)
+        counts['objects_without_3d'] += len(outputs.result) - len(objects)
+        if len(outputs.result) and not objects:
+            self._warn_throttled(f'depth on {depth_cache.topic}: no detection has '
+                                 f'{config.depth.min_points} valid samples (0, NaN, or outside '
+                                 f'{config.depth.min_m:g}..{config.depth.max_m:g} m)')
+        header_3d = Header(stamp=header.stamp, frame_id=depth_msg.header.frame_id)
+        names = self._pipeline.class_names
+        self._detections_3d_pub.publish(detections_3d_msg(
+            objects, outputs.result, header_3d, names, config.class_id_format,
+            outputs.track_ids))
+        if self._markers_pub.get_subscription_count() > 0:
+            self._markers_pub.publish(markers_msg(objects, outputs.result, header_3d, names,
+                                                  outputs.track_ids))
+        if self._points_pub.get_subscription_count() > 0:
+            self._points_pub.publish(points_msg(objects, header_3d, outputs.track_ids))
 
     # rclpy fixes a logger call's severity per source line: each severity has its own line.
     def _warn_throttled(self, message: str) -> None:
@@ -378,6 +496,10 @@ class SegmentationNode(Node):
                   'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                  f'{backend.input_format}',
                   'input_topic': self._input_topic}
+        if self._depth is not None:
+            values['depth_topic'] = self._depth[0].topic
+            values['depth_camera_info_topic'] = self._depth[1].topic
+            values.update({name: str(count) for name, count in self._depth_counts.items()})
         self._diagnostics_pub.publish(diagnostics_msg(
             self._stats.snapshot(), f'{self.get_fully_qualified_name()}: segmentation',
             backend.name, values, self.get_clock().now().to_msg(),

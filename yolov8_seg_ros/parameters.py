@@ -30,6 +30,7 @@ import yaml
 
 from yolov8_seg_ros.backends import BACKEND_NAMES
 from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig
+from yolov8_seg_ros.depth import Depth3DConfig, DEPTH_RANGES
 from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
 from yolov8_seg_ros.tracking import TrackerConfig, TRACKERS, TRACKING_RANGES
 from yolov8_seg_ros.transform import RESIZE_MODES
@@ -59,6 +60,7 @@ class ParamSpec:
 # The decoder's and the tracker's defaults are their parameters' defaults.
 _DECODE = DecodeConfig()
 _TRACKER = TrackerConfig()
+_DEPTH = Depth3DConfig()
 
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
@@ -136,6 +138,24 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               read_only=True, value_range=(0.1, 60.0)),
     ParamSpec('log_summary_period', 5.0, 'Seconds between one-line log summaries (0: off)',
               read_only=True, value_range=(0.0, 3600.0)),
+    ParamSpec('depth_topic', '', 'Aligned depth image (sensor_msgs/Image 16UC1 mm or 32FC1 m, '
+              'registered to the colour image, possibly at another resolution); empty: no 3D '
+              'outputs and nothing subscribed', read_only=True),
+    ParamSpec('depth_camera_info_topic', '', "The depth image's sensor_msgs/CameraInfo; "
+              'empty: camera_info beside depth_topic (image_transport convention)',
+              read_only=True),
+    ParamSpec('depth_max_stamp_diff', 0.02, 'Seconds between a colour frame and the depth '
+              'frame (and camera info) paired with it; frames without one get no 3D output',
+              value_range=(0.0, 1.0)),
+    ParamSpec('depth_min', _DEPTH.min_m, 'Nearest valid depth (m); below depth_max',
+              value_range=DEPTH_RANGES['depth_min']),
+    ParamSpec('depth_max', _DEPTH.max_m, 'Farthest valid depth (m)',
+              value_range=DEPTH_RANGES['depth_max']),
+    ParamSpec('depth_min_points', _DEPTH.min_points, 'Fewest valid depth samples under a '
+              'mask for a 3D detection', value_range=DEPTH_RANGES['depth_min_points']),
+    ParamSpec('depth_max_points', _DEPTH.max_points, 'Most depth samples read per object (a '
+              'regular grid over the mask when it covers more); also the points published',
+              value_range=DEPTH_RANGES['depth_max_points']),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -160,6 +180,9 @@ class RuntimeConfig:
     class_id_format: str
     tracking: str  # one of TRACKERS
     tracker: TrackerConfig
+    with_3d: bool  # depth_topic is set: masks are needed for the 3D step
+    depth: Depth3DConfig
+    depth_max_stamp_diff_s: float
 
 
 def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Optional[str]:
@@ -325,8 +348,13 @@ def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
                           classes=None if classes == (ALL_CLASSES,) else classes,
                           low_score_threshold=(None if tracking == 'none'
                                                else tracker.low_score))
+    depth = Depth3DConfig(min_m=float(values['depth_min']), max_m=float(values['depth_max']),
+                          min_points=int(values['depth_min_points']),
+                          max_points=int(values['depth_max_points']))
     return RuntimeConfig(decode, str(values['mask_output']), bool(values['publish_overlay']),
-                         str(values['class_id_format']), tracking, tracker)
+                         str(values['class_id_format']), tracking, tracker,
+                         bool(values['depth_topic']), depth,
+                         float(values['depth_max_stamp_diff']))
 
 
 def load_class_names(class_names: Sequence[str], class_names_file: str,

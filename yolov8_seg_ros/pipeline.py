@@ -39,9 +39,9 @@ from yolov8_seg_ros.tracking import ByteTracker, StampClock, track_result
 
 # Per-frame stages timed in /diagnostics: decode is boxes and masks, track the tracker update,
 # render the label image, overlay the BGR conversion and drawing (only while someone
-# subscribes), publish the messages.
+# subscribes), publish the messages, depth3d the 3D step and its messages (with a depth input).
 STAGES = ('convert', 'preprocess', 'inference', 'decode', 'track', 'render', 'overlay',
-          'publish')
+          'publish', 'depth3d')
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class SegmentationPipeline:
         preprocessed = time.perf_counter()
         outputs = self.backend.infer(frame.tensor)
         inferred = time.perf_counter()
-        with_masks = config.mask_output != 'none' or want_overlay
+        with_masks = config.mask_output != 'none' or want_overlay or config.with_3d
         decode = config.decode
         if decode.with_masks != with_masks:
             decode = dataclasses.replace(decode, with_masks=with_masks)

@@ -35,15 +35,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
 from helpers.bags import (HBM, hbm_from_bgr, IMAGE, image_from_bgr,  # noqa: E402, I100
-                          message_class, stamp_of, typestore)
+                          message_class, raw_image, stamp_of, typestore)
 from helpers.models import SHAPES_ONNX  # noqa: E402
-from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES  # noqa: E402
+from helpers.node_process import NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from helpers.shapes_dataset import generate_scene, SHAPE_CLASS_NAMES  # noqa: E402
 from rclpy.serialization import deserialize_message  # noqa: E402
 from recorded_outputs_node import RecordedOutputsBackend, ReplayedHeadsBackend  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
+from vision_msgs.msg import Detection3DArray  # noqa: E402
 from yolov8_seg_ros.backends import create_backend  # noqa: E402
 from yolov8_seg_ros.image_conversion import from_hbm, from_image  # noqa: E402
 from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
@@ -92,16 +93,45 @@ def inprocess_ms(raw: bytes, transport: str, heads: Optional[Path], runs: int) -
     return float(np.median(times[5:]))
 
 
+def depth_raw(size_wh: tuple[int, int]) -> tuple[bytes, bytes]:
+    """Return CDR bytes of a 16UC1 depth image at half size (a noisy wall) and its camera info."""
+    store = typestore()
+    width, height = size_wh[0] // 2, size_wh[1] // 2
+    rng = np.random.default_rng(5)
+    millimetres = (2000 + 1000 * np.linspace(0, 1, width)[None, :]
+                   + rng.normal(0, 20, (height, width))).astype(np.uint16)
+    image = raw_image(store, millimetres.view(np.uint8), width, height, '16UC1', width * 2,
+                      stamp_of(0), 'depth')
+    types = store.types
+    k = np.array([width * 0.8, 0, width / 2, 0, width * 0.8, height / 2, 0, 0, 1], np.float64)
+    info = types['sensor_msgs/msg/CameraInfo'](
+        header=image.header, height=height, width=width, distortion_model='plumb_bob',
+        d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
+        p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
+        binning_x=0, binning_y=0, roi=types['sensor_msgs/msg/RegionOfInterest'](
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+    return (bytes(store.serialize_cdr(image, IMAGE)),
+            bytes(store.serialize_cdr(info, 'sensor_msgs/msg/CameraInfo')))
+
+
 def measure(size_wh: tuple[int, int], encoding: str, runs: int, transport: str = 'raw',
-            heads: Optional[Path] = None) -> dict[str, float]:
-    """Closed-loop latency percentiles and the free-running output rate for one frame kind."""
+            heads: Optional[Path] = None, depth: bool = False) -> dict[str, float]:
+    """
+    Closed-loop latency percentiles and the free-running output rate for one frame kind.
+
+    depth: the node also gets a depth image and camera info (half the colour size, paired by
+    stamp), and the latency runs to its Detection3DArray, published after the 2D outputs.
+    """
     raw = frame_raw(size_wh, transport, encoding)
     parameters = {'model_path': str(SHAPES_ONNX), 'input_transport': transport,
                   'image_reliability': 'reliable', 'log_summary_period': 0.0,
                   'diagnostics_period': 0.5}
+    if depth:
+        parameters['depth_topic'] = 'depth/image_rect_raw'
     if heads is None:
         parameters['class_names_file'] = str(SHAPES_NAMES)
-    name = f'bench_{transport}_{encoding}_{size_wh[1]}{"_heads" if heads else ""}'
+    name = (f'bench_{transport}_{encoding}_{size_wh[1]}{"_heads" if heads else ""}'
+            f'{"_depth" if depth else ""}')
     node = NodeProcess(f'/{name}', parameters, executable=[sys.executable, str(LAUNCHER)],
                        extra_env={'YOLOV8_SEG_BENCH_HEADS': str(heads) if heads else ''})
     input_type = HBM if transport == 'hbmem' else IMAGE
@@ -109,14 +139,27 @@ def measure(size_wh: tuple[int, int], encoding: str, runs: int, transport: str =
         with ros_graph(f'{name}_client') as graph:
             client = NodeClient(graph, node, INPUT_TOPICS[transport], input_type, depth=2)
             client.wait_ready()
+            answers = client.detections
+            if depth:
+                answers = graph.collect(Detection3DArray, f'{node.fqn}/detections_3d', RELIABLE)
+                for topic, kind, data in zip(('depth/image_rect_raw', 'depth/camera_info'),
+                                             (Image, CameraInfo), depth_raw(size_wh)):
+                    publisher = graph.node.create_publisher(kind, f'/{name}/{topic}', RELIABLE)
+                    assert graph.spin_until(lambda p=publisher: p.get_subscription_count(), 10.0)
+                    graph.spin_until(lambda: False, 0.3)
+                    publisher.publish(data)  # every frame has this stamp: paired with it
+                graph.spin_until(lambda: False, 0.5)
             latencies = []
             for _ in range(runs + 5):
                 start = time.perf_counter()
                 client.publisher.publish(raw)
-                count = len(client.detections)
-                assert graph.spin_until(lambda n=count: len(client.detections) > n, 10.0)
+                count = len(answers)
+                assert graph.spin_until(lambda n=count: len(answers) > n, 10.0)
                 latencies.append((time.perf_counter() - start) * 1000.0)
-                client.detections.clear()
+                answers.clear()
+            if depth:
+                assert int(client.wait_counter('frames_depth_paired', runs + 5)[
+                    'objects_3d']) > 0
             latencies = latencies[5:]
             values = client.wait_counter('frames_processed', runs + 5)
             inference_ms = float(values['inference_ms_p50'])
@@ -146,6 +189,10 @@ def bench_node(results: dict[str, float], runs: int, large_heads: Optional[Path]
     results['node_max_fps_1080p_nv12'] = hd['fps']
     results['baseline_inprocess_pipeline_ms_1080p_nv12'] = hd['inprocess']
     results['node_overhead_vs_inprocess_ratio_1080p_nv12'] = hd['p50'] / hd['inprocess']
+    # The same frames with a depth image (half size) paired: latency to the 3D message.
+    with_depth = measure((1920, 1080), 'nv12', runs, depth=True)
+    results['node_overhead_ms_p50_1080p_nv12_depth'] = with_depth['p50']
+    results['node_depth_vs_no_depth_ratio_1080p_nv12'] = with_depth['p50'] / hd['p50']
     if large_heads is not None:
         large = measure((1920, 1080), 'nv12', runs, heads=large_heads)
         results['node_overhead_ms_p50_1080p_nv12_large'] = large['p50']

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / 'test'))
 from helpers.synthetic_heads import build_heads, Planted, quantize_head  # noqa: E402, I100
 from node_bench import bench_node  # noqa: E402
 from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor  # noqa: E402
+from yolov8_seg_ros.depth import Depth3DConfig, DepthImage, Intrinsics, localize  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
 from yolov8_seg_ros.render import render_instance_labels  # noqa: E402
 from yolov8_seg_ros.tracking import TrackerConfig  # noqa: E402
@@ -184,6 +185,27 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
     results['postprocess_tracking_on_vs_off_ratio_1080p_n10'] = on / off
 
 
+def bench_depth3d(results: dict[str, float], runs: int) -> None:
+    """Time the 3D step after decode on a 1080p frame with full-resolution depth, vs decode."""
+    transform = ImageTransform.letterbox((1920, 1080), (640, 640))
+    rng = np.random.default_rng(2)
+    depth_m = (2.0 + np.linspace(0.0, 1.0, 1920, dtype=np.float32)[None, :]
+               + rng.normal(0.0, 0.01, (1080, 1920)).astype(np.float32))
+    depth = DepthImage(depth_m, 1.0)
+    camera = Intrinsics(1400.0, 1400.0, 959.5, 539.5, 1920, 1080)
+    config = DecodeConfig()
+    for name, fraction in (('1080p_n10', (0.0, 0.0)), ('1080p_n10_large', (0.17, 0.23))):
+        outputs = crafted_outputs(10, fraction, transform)
+        decoder = SegPostprocessor.for_outputs(outputs)
+        result = decoder(outputs, transform, config)
+        assert len(localize(result, depth, camera, Depth3DConfig())) == 10
+        depth_ms, decode_ms = interleaved_median_ms(
+            [partial(localize, result, depth, camera, Depth3DConfig()),
+             partial(decoder, outputs, transform, config)], 2 * runs)
+        results[f'depth3d_ms_{name}'] = depth_ms
+        results[f'depth3d_vs_decode_ratio_{name}'] = depth_ms / decode_ms
+
+
 def bench_preprocess(results: dict[str, float], runs: int) -> None:
     rng = np.random.default_rng(0)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8), (5, 5), 0)
@@ -258,7 +280,8 @@ def bench_tracking(results: dict[str, float], runs: int) -> None:
 
 
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
-          'inference': bench_inference, 'tracking': bench_tracking, 'node': bench_node_stage}
+          'inference': bench_inference, 'tracking': bench_tracking, 'depth3d': bench_depth3d,
+          'node': bench_node_stage}
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ class TrackingScores(NamedTuple):
 
 
 def node_decode(**parameters: object) -> DecodeConfig:
-    """The node's decode config for its default parameters with these changes, without masks."""
+    """Return the node's decode config for its defaults with these changes, without masks."""
     config = runtime_config({**default_values(), **parameters}).decode
     return dataclasses.replace(config, with_masks=False)
 

@@ -1,0 +1,298 @@
+# Copyright 2026 The yolov8_seg_ros Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+3D from an aligned depth image: each instance's mask, its depth samples and a robust 3D box.
+
+The depth image is registered to the colour image (same view, possibly another resolution by a
+scale, e.g. 640x352 depth beside a 1280x704 left image). Each detection's full-resolution mask
+picks its depth pixels (never its box), eroded so that mixed pixels at the object's border are
+left out; invalid samples (0, NaN, inf, outside the depth range) are dropped, and samples far
+from the robust median (flying pixels, background seen through the mask's edge) are rejected.
+The rest are back-projected with the depth camera's matrix; the 3D box spans their trimmed
+percentiles in the depth image's optical frame (x right, y down, z forward, metres). No rclpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import Any, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from yolov8_seg_ros.decode import SegmentationResult
+
+# sensor_msgs/Image depth encodings (REP 118): dtype and metres per unit.
+DEPTH_ENCODINGS = {'16UC1': (np.dtype(np.uint16), 0.001), '32FC1': (np.dtype(np.float32), 1.0)}
+DEPTH_RANGES = {'depth_min': (0.0, 100.0), 'depth_max': (0.01, 1000.0),
+                'depth_min_points': (1, 1_000_000), 'depth_max_points': (10, 1_000_000)}
+# Depth beside colour: the two sizes' x and y scales may differ by this much (rounding, e.g.
+# 1280x720 beside 640x352 is not the same view; 1280x704 beside 640x352 is).
+_SCALE_TOLERANCE = 0.02
+_TRIM_PERCENT = 2.0  # each side of every axis, for the extent
+_MAD_TO_SIGMA = 1.4826
+_BAND_SIGMAS = 3.0
+_BAND_MIN_FRACTION = 0.02  # the band is at least this fraction of the median distance
+_NOISE_EXTENT_SIGMAS = 4.1  # Gaussian noise between the trim percentiles, in sigmas
+
+
+class DepthInputError(ValueError):
+    """A depth image or camera info that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class DepthImage:
+    """A depth image as a view of its message's data, and the metres of one unit."""
+
+    values: np.ndarray  # (H, W) uint16 (millimetres) or float32 (metres), may be strided
+    metres_per_unit: float
+
+    @property
+    def size_wh(self) -> tuple[int, int]:
+        """Width and height in pixels."""
+        return int(self.values.shape[1]), int(self.values.shape[0])
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A pinhole camera matrix (pixels) and the image size it belongs to."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_camera_info(cls, k: Sequence[float], width: int, height: int) -> Intrinsics:
+        """From CameraInfo.k (row-major 3x3) and its size; raises DepthInputError if unusable."""
+        values = [float(v) for v in k]
+        if len(values) != 9:
+            raise DepthInputError(f'camera info K has {len(values)} values, expected 9')
+        fx, cx, fy, cy = values[0], values[2], values[4], values[5]
+        if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0.0 or fy <= 0.0:
+            raise DepthInputError(f'camera info focal length fx {fx:g}, fy {fy:g} (centre '
+                                  f'{cx:g}, {cy:g}): expected finite and positive')
+        if int(width) <= 0 or int(height) <= 0:
+            raise DepthInputError(f'camera info size {width}x{height}: expected the depth '
+                                  'image size')
+        return cls(fx, fy, cx, cy, int(width), int(height))
+
+
+@dataclass(frozen=True)
+class Depth3DConfig:
+    """Per-frame settings of the 3D step (all changeable between frames)."""
+
+    min_m: float = 0.1  # nearer samples are invalid
+    max_m: float = 20.0  # farther samples are invalid
+    min_points: int = 30  # fewer valid samples: no 3D detection for the instance
+    max_points: int = 4000  # most samples read per instance (a regular grid when more)
+
+    def __post_init__(self) -> None:
+        for name, value in (('depth_min', self.min_m), ('depth_max', self.max_m),
+                            ('depth_min_points', self.min_points),
+                            ('depth_max_points', self.max_points)):
+            low, high = DEPTH_RANGES[name]
+            if not low <= value <= high:
+                raise ValueError(f'{name} {value}: expected {low}..{high}')
+        if self.min_m >= self.max_m:
+            raise ValueError(f'depth_min {self.min_m} must be below depth_max {self.max_m}')
+
+
+@dataclass(frozen=True)
+class Object3D:
+    """One detection's place in 3D, in the depth image's optical frame (metres)."""
+
+    index: int  # the detection's index in the 2D result (and message)
+    center_xyz: np.ndarray  # (3,) float64
+    size_xyz: np.ndarray  # (3,) float64
+    points_xyz: np.ndarray  # (N, 3) float32: the samples kept
+
+
+def depth_from_image(msg: Any, max_pixels: int) -> DepthImage:
+    """
+    sensor_msgs/Image 16UC1 (mm) or 32FC1 (m) -> DepthImage view of msg.data (never copied).
+
+    Raises DepthInputError naming what is wrong: encoding, size, step or data length.
+    """
+    encoding = str(msg.encoding)
+    if encoding not in DEPTH_ENCODINGS:
+        raise DepthInputError(f'depth encoding {encoding[:64]!r}: expected one of '
+                              f'{tuple(DEPTH_ENCODINGS)}')
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    if width <= 0 or height <= 0:
+        raise DepthInputError(f'{encoding} depth image {width}x{height}: empty image')
+    if width * height > max_pixels:
+        raise DepthInputError(f'{encoding} depth image {width}x{height}: more than '
+                              f'max_image_pixels {max_pixels}')
+    dtype, metres = DEPTH_ENCODINGS[encoding]
+    row_bytes = width * dtype.itemsize
+    if step < row_bytes:
+        raise DepthInputError(f'{encoding} depth image {width}x{height}: step {step} is '
+                              f'smaller than one row ({row_bytes} bytes)')
+    data = msg.data
+    data = data.view(np.uint8).reshape(-1) if isinstance(data, np.ndarray) else \
+        np.frombuffer(bytes(data) if isinstance(data, (list, tuple)) else data, np.uint8)
+    if data.size != step * height:
+        raise DepthInputError(f'{encoding} depth image {width}x{height} step {step}: data has '
+                              f'{data.size} bytes, expected {step * height}')
+    if msg.is_bigendian:
+        dtype = dtype.newbyteorder('>')
+    values = np.ndarray((height, width), dtype, buffer=data, strides=(step, dtype.itemsize))
+    return DepthImage(values, metres)
+
+
+def depth_scale(color_wh: tuple[int, int], depth: DepthImage,
+                intrinsics: Intrinsics) -> tuple[float, float]:
+    """
+    Return depth pixels per colour pixel (x, y) for a depth image registered to the colour one.
+
+    Raises DepthInputError when the camera info is not the depth image's, or the depth image is
+    not a scaled view of the colour image (another aspect ratio).
+    """
+    depth_wh = depth.size_wh
+    if (intrinsics.width, intrinsics.height) != depth_wh:
+        raise DepthInputError(f'camera info size {intrinsics.width}x{intrinsics.height} does '
+                              f'not match the depth image {depth_wh[0]}x{depth_wh[1]}')
+    sx, sy = depth_wh[0] / color_wh[0], depth_wh[1] / color_wh[1]
+    if abs(sx - sy) > _SCALE_TOLERANCE * max(sx, sy):
+        raise DepthInputError(f'depth image {depth_wh[0]}x{depth_wh[1]} is not a scaled view of '
+                              f'the colour image {color_wh[0]}x{color_wh[1]} (x scale {sx:.3f}, '
+                              f'y scale {sy:.3f}): register the depth to the colour camera')
+    return sx, sy
+
+
+def localize(result: SegmentationResult, depth: DepthImage, intrinsics: Intrinsics,
+             config: Depth3DConfig) -> list[Object3D]:
+    """
+    Place each masked detection in 3D; detections with too few valid samples are left out.
+
+    The result's masks are at the colour image's size (result.image_wh); raises DepthInputError
+    for a depth image or camera info that cannot be this view (see depth_scale).
+    """
+    scale_xy = depth_scale(result.image_wh, depth, intrinsics)
+    objects = []
+    for index, instance in enumerate(result.masks):
+        located = _locate(index, instance.x0, instance.y0, instance.mask, depth, intrinsics,
+                          scale_xy, config)
+        if located is not None:
+            objects.append(located)
+    return objects
+
+
+def _axis_samples(start: int, length: int, scale: float, limit: int,
+                  step: int) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return depth pixel indices over colour pixels [start, start + length), every step-th.
+
+    Also returns the colour index (relative to start) each depth pixel's centre falls on.
+    """
+    first = max(int(math.floor(start * scale)), 0)
+    last = min(int(math.ceil((start + length) * scale)), limit)
+    depth_index = np.arange(first, last, step)
+    colour_index = np.floor((depth_index + 0.5) / scale).astype(np.int64) - start
+    inside = (colour_index >= 0) & (colour_index < length)
+    return depth_index[inside], colour_index[inside]
+
+
+def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
+            intrinsics: Intrinsics, scale_xy: tuple[float, float],
+            config: Depth3DConfig) -> Optional[Object3D]:
+    height, width = mask.shape
+    if height == 0 or width == 0:
+        return None
+    # Read the mask on the depth pixels it covers, every step-th so that about max_points
+    # are read; then erode that grid by one sample (at least one depth pixel): mixed depth at
+    # the border. A small object keeps its border rather than vanish.
+    covered = cv2.countNonZero(mask) * scale_xy[0] * scale_xy[1]  # depth pixels under it
+    step = max(1, int(math.ceil(math.sqrt(covered / config.max_points))))
+    us, mask_x = _axis_samples(x0, width, scale_xy[0], depth.size_wh[0], step)
+    vs, mask_y = _axis_samples(y0, height, scale_xy[1], depth.size_wh[1], step)
+    if us.size == 0 or vs.size == 0:
+        return None
+    grid = np.ascontiguousarray(mask[np.ix_(mask_y, mask_x)])
+    inner = cv2.erode(grid, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0)
+    chosen = (inner if cv2.countNonZero(inner) >= config.min_points else grid) != 0
+    rows, columns = np.nonzero(chosen)
+    z = depth.values[vs[rows], us[columns]].astype(np.float32) * np.float32(
+        depth.metres_per_unit)
+    valid = np.isfinite(z) & (z >= config.min_m) & (z <= config.max_m)
+    if np.count_nonzero(valid) < config.min_points:
+        return None
+    z, rows, columns = z[valid], rows[valid], columns[valid]
+    median = float(np.median(z))
+    spread = float(np.median(np.abs(z - median))) * _MAD_TO_SIGMA
+    band = max(_BAND_SIGMAS * spread, _BAND_MIN_FRACTION * median)
+    near = np.abs(z - median) <= band
+    if np.count_nonzero(near) < config.min_points:
+        return None
+    noise = _depth_noise(z, rows, columns, near)
+    z = z[near]
+    u = us[columns[near]].astype(np.float32)
+    v = vs[rows[near]].astype(np.float32)
+    points = np.empty((z.size, 3), np.float32)
+    points[:, 0] = (u - np.float32(intrinsics.cx)) * z / np.float32(intrinsics.fx)
+    points[:, 1] = (v - np.float32(intrinsics.cy)) * z / np.float32(intrinsics.fy)
+    points[:, 2] = z
+    low, high = np.percentile(points, [_TRIM_PERCENT, 100.0 - _TRIM_PERCENT], axis=0)
+    size = (high - low).astype(np.float64)
+    # The trimmed z extent of a noisy surface holds about 4.1 sigma of noise (the 2nd to 98th
+    # percentile of a Gaussian); taken out in quadrature, so a flat object facing the camera
+    # is flat and a deep one keeps its depth.
+    size[2] = math.sqrt(max(size[2] ** 2 - (_NOISE_EXTENT_SIGMAS * noise) ** 2, 0.0))
+    return Object3D(index, (low + high) / 2.0, size, points)
+
+
+def _depth_noise(z: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+                 kept: np.ndarray) -> float:
+    """
+    Estimate the depth noise (sigma, metres) from neighbouring samples of one surface.
+
+    Differences between horizontal neighbours, less their median (a slanted surface's steady
+    step), are two samples' noise: their robust spread over sqrt(2).
+    """
+    neighbours = kept[:-1] & kept[1:] & (rows[:-1] == rows[1:]) & (columns[1:] - columns[:-1] == 1)
+    if np.count_nonzero(neighbours) < 10:
+        return 0.0
+    steps = (z[1:] - z[:-1])[neighbours]
+    steps = steps - np.median(steps)
+    return float(np.median(np.abs(steps))) * _MAD_TO_SIGMA / math.sqrt(2.0)
+
+
+def locate_frame(result: SegmentationResult, depth_msg: Any, info_msg: Any, max_pixels: int,
+                 config: Depth3DConfig) -> list[Object3D]:
+    """
+    Place one frame's detections in 3D from its paired depth image and camera info messages.
+
+    Raises DepthInputError for a depth image or camera info that cannot be used (see
+    depth_from_image, Intrinsics.from_camera_info and depth_scale).
+    """
+    depth = depth_from_image(depth_msg, max_pixels)
+    intrinsics = Intrinsics.from_camera_info(info_msg.k, info_msg.width, info_msg.height)
+    return localize(result, depth, intrinsics, config)
+
+
+def nearest_by_stamp(stamped: Sequence[tuple[int, Any]], stamp_ns: int,
+                     max_diff_ns: int) -> Optional[Any]:
+    """Return the message whose stamp (ns) is nearest stamp_ns and within max_diff_ns, or None."""
+    best, best_diff = None, max_diff_ns + 1
+    for candidate_ns, msg in stamped:
+        diff = abs(candidate_ns - stamp_ns)
+        if diff < best_diff:
+            best, best_diff = msg, diff
+    return best
