@@ -79,9 +79,8 @@ def make_depth_bag(frames: int = 8, fps: float = 10.0) -> None:
                         (CAMERA.cy + 0.5) / 4 - 0.5, 320, 180)
     messages = []
     for index in range(frames):
-        seconds = 1_700_000_100.0 + index / fps
-        stamp = (int(seconds), int(round((seconds % 1.0) * 1e9)))
-        time_ns = int(1e9 * index / fps)
+        time_ns = int(round(1e9 * index / fps))
+        stamp = (1_700_000_100 + time_ns // 1_000_000_000, time_ns % 1_000_000_000)
         millimetres = to_millimetres(add_noise(quarter, index))
         depth = raw_image(store, millimetres.view(np.uint8), 320, 180, '16UC1', 640, stamp,
                           'camera_depth_optical_frame')
@@ -128,8 +127,11 @@ def top_down_view(detections: Any, names: dict[str, str], size: int = 480,
                       pixel(centre.x + half_x, centre.z - half_z), color, 2)
         label = f'{"#" + detection.id + " " if detection.id else ""}' \
                 f'{names.get(class_id, class_id)} {distance_m(detection):.2f} m'
+        (text_w, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         x, y = pixel(centre.x + half_x, centre.z)
-        cv2.putText(canvas, label, (min(x + 4, size - 150), y), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+        if x + 4 + text_w > size:  # no room on the right: write it on the box's left
+            x = pixel(centre.x - half_x, centre.z)[0] - 8 - text_w
+        cv2.putText(canvas, label, (max(x + 4, 0), y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                     color, 1, cv2.LINE_AA)
     return canvas
 
