@@ -59,14 +59,14 @@ run() {  # run NAME COMMAND...: run it with its output kept, and note its counts
 
 run "NumPy $(.venv-numpy2/bin/python -c 'import numpy; print(numpy.__version__)') \
 (.venv-numpy2, ROS-free tests)" \
-  env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "$WORKERS" -p no:cacheprovider \
-  "${ROS_FREE_TESTS[@]}"
+  env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
+  -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
 if [ -x .venv-py310/bin/python ]; then
   run "$(.venv-py310/bin/python -c 'import sys, numpy, cv2; print(
     f"Python {sys.version.split()[0]}, NumPy {numpy.__version__}, OpenCV {cv2.__version__}")') \
 (.venv-py310, ROS-free tests)" \
-    env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "$WORKERS" -p no:cacheprovider \
-    "${ROS_FREE_TESTS[@]}"
+    env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
+    -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
 else
   SUMMARY+=("Python 3.10 run skipped: no Python 3.10 interpreter on this machine")
 fi

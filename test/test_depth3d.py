@@ -41,6 +41,8 @@ from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
 
 SEEDS = range(8)
+# The rendered scenes are detected once per test run: their tests share one xdist worker.
+ACCURACY = pytest.mark.xdist_group('depth3d_accuracy')
 
 
 @pytest.fixture(scope='module')
@@ -104,6 +106,7 @@ KINDS = [(noisy, half) for noisy in (False, True) for half in (False, True)]
 KIND_IDS = [f'{"noisy" if n else "exact"}-{"half" if h else "full"}' for n, h in KINDS]
 
 
+@ACCURACY
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_objects_before_a_wall_are_placed_within_2_percent_of_their_distance(
         detected_scenes, noisy, half):
@@ -115,6 +118,7 @@ def test_objects_before_a_wall_are_placed_within_2_percent_of_their_distance(
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
 
+@ACCURACY
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_scenes, noisy,
                                                                       half):
@@ -127,6 +131,7 @@ def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_s
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
 
+@ACCURACY
 @pytest.mark.parametrize('overlapping', [False, True], ids=['before a wall', 'overlapping'])
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_with_exact_masks_every_object_is_within_5_percent(detected_scenes, overlapping, noisy,
@@ -137,6 +142,7 @@ def test_with_exact_masks_every_object_is_within_5_percent(detected_scenes, over
     assert np.median(size) <= 0.10, size
 
 
+@ACCURACY
 def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(detected_scenes):
     scene, result = detected_scenes[False][0]
     noisy = add_noise(scene.depth_m, 0)
@@ -150,6 +156,7 @@ def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(detecte
         np.testing.assert_allclose(a.size_xyz, b.size_xyz, atol=1e-3)
 
 
+@ACCURACY
 def test_too_few_valid_samples_give_no_3d_detection(detected_scenes):
     scene, result = detected_scenes[False][0]
     holes = np.zeros_like(scene.depth_m)
@@ -163,6 +170,7 @@ def test_too_few_valid_samples_give_no_3d_detection(detected_scenes):
     assert few == []
 
 
+@ACCURACY
 def test_the_samples_read_per_object_are_bounded(detected_scenes):
     scene, result = detected_scenes[False][0]
     located = localize(result, DepthImage(scene.depth_m, 1.0), CAMERA,
