@@ -508,10 +508,10 @@ class SegmentationNode(Node):
     def _log_summary(self) -> None:
         self.get_logger().info(self._stats.snapshot().summary())
 
-    def stop(self) -> None:
-        """Stop the worker after its current frame."""
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the worker after its current frame, waiting at most timeout_s for it."""
         self._slot.close()
-        self._worker.join(timeout=10.0)
+        self._worker.join(timeout=timeout_s)
 
 
 class _StopRequest:
@@ -559,7 +559,8 @@ def main(args: Optional[list[str]] = None,
             while time.monotonic() < deadline and not stop.requested.is_set():
                 executor.spin_once(timeout_sec=0.1)
     finally:
-        node.stop()
+        # A stuck worker will not finish its frame: it is a daemon thread, exit without it.
+        node.stop(timeout_s=10.0 if failure is None else 1.0)
         executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown()
