@@ -35,6 +35,8 @@ if [ $# -gt 0 ]; then
   exec python -m pytest -n "$WORKERS" --dist loadgroup -p no:cacheprovider "$@"
 fi
 
+# The pure modules under NumPy 2 and Python 3.10; tests marked slow (the rendered 3D scenes)
+# run in the main suite only.
 ROS_FREE_TESTS=(test/test_postprocess.py test/test_preprocess.py test/test_backends.py
                 test/test_backend_selection.py test/test_runtime_fakes.py
                 test/test_evaluation.py test/test_tracking.py test/test_node_modules.py
@@ -60,13 +62,13 @@ run() {  # run NAME COMMAND...: run it with its output kept, and note its counts
 run "NumPy $(.venv-numpy2/bin/python -c 'import numpy; print(numpy.__version__)') \
 (.venv-numpy2, ROS-free tests)" \
   env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
-  -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
+  -p no:cacheprovider -m 'not slow' "${ROS_FREE_TESTS[@]}"
 if [ -x .venv-py310/bin/python ]; then
   run "$(.venv-py310/bin/python -c 'import sys, numpy, cv2; print(
     f"Python {sys.version.split()[0]}, NumPy {numpy.__version__}, OpenCV {cv2.__version__}")') \
 (.venv-py310, ROS-free tests)" \
     env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
-    -p no:cacheprovider "${ROS_FREE_TESTS[@]}"
+    -p no:cacheprovider -m 'not slow' "${ROS_FREE_TESTS[@]}"
 else
   SUMMARY+=("Python 3.10 run skipped: no Python 3.10 interpreter on this machine")
 fi

@@ -32,7 +32,7 @@ from helpers.models import SHAPES_ONNX
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
-from yolov8_seg_ros.decode import InstanceMask
+from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
 from yolov8_seg_ros.depth import (Depth3DConfig, depth_from_image, depth_scale, DepthImage,
                                   DepthInputError, Intrinsics, localize, nearest_by_stamp)
 from yolov8_seg_ros.image_conversion import SourceImage
@@ -41,8 +41,15 @@ from yolov8_seg_ros.parameters import default_values, runtime_config
 from yolov8_seg_ros.pipeline import SegmentationPipeline
 
 SEEDS = range(8)
-# The rendered scenes are detected once per test run: their tests share one xdist worker.
-ACCURACY = pytest.mark.xdist_group('depth3d_accuracy')
+
+
+def accuracy(test):
+    """
+    Mark a rendered-scene test: one xdist worker detects the scenes once.
+
+    Also slow: the main run only (the NumPy 2 and Python 3.10 runs take the synthetic tests).
+    """
+    return pytest.mark.slow(pytest.mark.xdist_group('depth3d_accuracy')(test))
 
 
 @pytest.fixture(scope='module')
@@ -106,7 +113,7 @@ KINDS = [(noisy, half) for noisy in (False, True) for half in (False, True)]
 KIND_IDS = [f'{"noisy" if n else "exact"}-{"half" if h else "full"}' for n, h in KINDS]
 
 
-@ACCURACY
+@accuracy
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_objects_before_a_wall_are_placed_within_2_percent_of_their_distance(
         detected_scenes, noisy, half):
@@ -118,7 +125,7 @@ def test_objects_before_a_wall_are_placed_within_2_percent_of_their_distance(
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
 
-@ACCURACY
+@accuracy
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_scenes, noisy,
                                                                       half):
@@ -131,7 +138,7 @@ def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_s
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
 
-@ACCURACY
+@accuracy
 @pytest.mark.parametrize('overlapping', [False, True], ids=['before a wall', 'overlapping'])
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
 def test_with_exact_masks_every_object_is_within_5_percent(detected_scenes, overlapping, noisy,
@@ -142,7 +149,7 @@ def test_with_exact_masks_every_object_is_within_5_percent(detected_scenes, over
     assert np.median(size) <= 0.10, size
 
 
-@ACCURACY
+@accuracy
 def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(detected_scenes):
     scene, result = detected_scenes[False][0]
     noisy = add_noise(scene.depth_m, 0)
@@ -156,7 +163,7 @@ def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(detecte
         np.testing.assert_allclose(a.size_xyz, b.size_xyz, atol=1e-3)
 
 
-@ACCURACY
+@accuracy
 def test_too_few_valid_samples_give_no_3d_detection(detected_scenes):
     scene, result = detected_scenes[False][0]
     holes = np.zeros_like(scene.depth_m)
@@ -170,12 +177,34 @@ def test_too_few_valid_samples_give_no_3d_detection(detected_scenes):
     assert few == []
 
 
-@ACCURACY
+@accuracy
 def test_the_samples_read_per_object_are_bounded(detected_scenes):
     scene, result = detected_scenes[False][0]
     located = localize(result, DepthImage(scene.depth_m, 1.0), CAMERA,
                        Depth3DConfig(max_points=500))
     assert located and all(30 <= len(o.points_xyz) <= 600 for o in located)
+
+
+def test_a_tilted_square_is_placed_and_sized_exactly():
+    # A 200x200 pixel square on a plane through (0, 0, 2 m) tilted about y, on exact depth.
+    camera = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
+    u, v = np.meshgrid(np.arange(640) - camera.cx, np.arange(480) - camera.cy)
+    slope = np.tan(0.3)  # z = 2 + slope * x on the plane
+    z = (2.0 / (1.0 - slope * u / camera.fx)).astype(np.float32)
+    mask = np.zeros((200, 200), np.uint8)
+    mask[:] = 1
+    result = SegmentationResult(np.array([[220, 140, 420, 340]], np.float32),
+                                np.ones(1, np.float32), np.zeros(1, np.int32),
+                                (InstanceMask(220, 140, mask),), (640, 480))
+    for depth in (DepthImage(z, 1.0), DepthImage(np.round(z * 1000).astype(np.uint16), 0.001)):
+        (found,) = localize(result, depth, camera, Depth3DConfig())
+        inner = np.s_[141:339, 221:419]  # the samples the one-sample erosion keeps
+        x, y = u[inner] * z[inner] / camera.fx, v[inner] * z[inner] / camera.fy
+        truth = np.stack([x.ravel(), y.ravel(), z[inner].ravel()], axis=1)
+        low, high = np.percentile(truth, [2, 98], axis=0)
+        np.testing.assert_allclose(found.center_xyz, (low + high) / 2, atol=0.01)
+        np.testing.assert_allclose(found.size_xyz, high - low, rtol=0.05, atol=0.01)
+        assert 1000 <= len(found.points_xyz) <= 4000  # at most max_points, on a regular grid
 
 
 def depth_message(values: np.ndarray, encoding: str, step: int = 0, data=None,
