@@ -39,9 +39,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'test'))  # the project's own bag and node-process helpers
 
-from helpers.bags import (BagMessage, COMPRESSED, IMAGE, image_array,  # noqa: E402, I100
-                          image_from_bgr, message_class, raw_image, read_bag, typestore,
-                          write_bag)
+from helpers.bags import (BagMessage, CAMERA_INFO, camera_info,  # noqa: E402, I100
+                          COMPRESSED, depth_image, IMAGE, image_array, image_from_bgr,
+                          message_class, read_bag, typestore, write_bag)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import LaunchProcess, NodeClient, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
@@ -54,7 +54,6 @@ BAG = ROOT / 'demo' / 'shapes_demo_bag'
 DEPTH_BAG = ROOT / 'demo' / 'shapes_depth_bag'
 OUT = ROOT / 'demo_out'
 DEPTH_TOPIC = 'camera/depth/image_rect_raw'
-CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 
 
 def _replace_bag(path: Path, messages: list) -> None:
@@ -81,18 +80,11 @@ def make_depth_bag(frames: int = 8, fps: float = 10.0) -> None:
     for index in range(frames):
         time_ns = int(round(1e9 * index / fps))
         stamp = (1_700_000_100 + time_ns // 1_000_000_000, time_ns % 1_000_000_000)
-        millimetres = to_millimetres(add_noise(quarter, index))
-        depth = raw_image(store, millimetres.view(np.uint8), 320, 180, '16UC1', 640, stamp,
-                          'camera_depth_optical_frame')
-        k = np.array([camera.fx, 0, camera.cx, 0, camera.fy, camera.cy, 0, 0, 1], np.float64)
-        info = store.types[CAMERA_INFO](
-            header=depth.header, height=180, width=320, distortion_model='plumb_bob',
-            d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
-            p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
-            binning_x=0, binning_y=0, roi=store.types['sensor_msgs/msg/RegionOfInterest'](
-                x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-        messages += [BagMessage('camera/depth/camera_info', CAMERA_INFO, info, time_ns),
-                     BagMessage(DEPTH_TOPIC, IMAGE, depth, time_ns + 1),
+        frame_id = 'camera_depth_optical_frame'
+        messages += [BagMessage('camera/depth/camera_info', CAMERA_INFO,
+                                camera_info(store, camera, stamp, frame_id), time_ns),
+                     BagMessage(DEPTH_TOPIC, IMAGE, depth_image(store, to_millimetres(
+                         add_noise(quarter, index)), stamp, frame_id), time_ns + 1),
                      BagMessage('image', COMPRESSED, image_from_bgr(store, colour, 'jpeg', stamp),
                                 time_ns + 2)]
     _replace_bag(DEPTH_BAG, messages)
@@ -148,6 +140,15 @@ def make_bag(frames: int = 16, fps: float = 10.0) -> None:
     _replace_bag(BAG, messages)
 
 
+def stop_launch(node: LaunchProcess) -> int:
+    """Stop the launch with SIGINT; returns its exit code, 1 when a process outlived it."""
+    code = node.stop()
+    if node.leftover_processes():
+        print('error: a process of the launch outlived it')
+        code = code or 1
+    return code
+
+
 def run_demo() -> int:
     """Replay the bag frame by frame and write the results; returns the exit code."""
     OUT.mkdir(exist_ok=True)
@@ -196,10 +197,7 @@ def run_demo() -> int:
                 print(f'{index:>5} {stamp.sec:>12}.{stamp.nanosec:09d} {latency_ms:>6.1f} '
                       f'{len(items):>3}  {summary}')
         (OUT / 'detections.json').write_text(json.dumps(frames, indent=2))
-        code = node.stop()
-        if node.leftover_processes():
-            print('error: a process of the launch outlived it')
-            code = code or 1
+        code = stop_launch(node)
     except BaseException:
         print(node.output())
         raise
@@ -250,10 +248,7 @@ def run_depth_demo() -> int:
                     f'{distance_m(d):.2f} m' for d in located[-1].detections)
                 print(f'{written:>5} {stamp.sec:>12}.{stamp.nanosec:09d}  {summary}')
                 written += 1
-        code = node.stop()
-        if node.leftover_processes():
-            print('error: a process of the launch outlived it')
-            code = code or 1
+        code = stop_launch(node)
     except BaseException:
         print(node.output())
         raise

@@ -306,13 +306,18 @@ def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
     node = NodeProcess(f'/startup_{case.replace(" ", "_")}', params,  # with config/seg.yaml
                        params_file=params_file if case == 'params file' else None)
     try:
-        assert node.wait_exit(60.0) == 1
-        output = node.output()
-        fatal = [line for line in output.splitlines() if 'FATAL' in line]
-        assert len(fatal) == 1 and expected in fatal[0], output
-        assert 'Traceback' not in output
+        assert_one_fatal_line(node, expected)
     finally:
         node.close()
+
+
+def assert_one_fatal_line(node: NodeProcess, expected: str) -> None:
+    """The node exits with code 1 and one FATAL line holding expected, never a traceback."""
+    assert node.wait_exit(60.0) == 1
+    output = node.output()
+    fatal = [line for line in output.splitlines() if 'FATAL' in line]
+    assert len(fatal) == 1 and expected in fatal[0], output
+    assert 'Traceback' not in output
 
 
 def test_without_scipy_tracking_none_runs_and_bytetrack_is_refused_in_one_line(tmp_path):
@@ -324,11 +329,7 @@ def test_without_scipy_tracking_none_runs_and_bytetrack_is_refused_in_one_line(t
     expected = 'tracking bytetrack needs SciPy'
     refused = NodeProcess('/no_scipy_bytetrack', SHAPES_PARAMS, extra_pythonpath=hidden)
     try:
-        assert refused.wait_exit(60.0) == 1
-        output = refused.output()
-        fatal = [line for line in output.splitlines() if 'FATAL' in line]
-        assert len(fatal) == 1 and expected in fatal[0], output
-        assert 'Traceback' not in output
+        assert_one_fatal_line(refused, expected)
     finally:
         refused.close()
     recorded = recorded_frames(tmp_path, scenes((640, 480), count=1)[:1])

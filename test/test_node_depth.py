@@ -21,8 +21,9 @@ of order; a second node gets every kind of bad depth input. The 2D outputs never
 
 from __future__ import annotations
 
-from helpers.bags import (BagMessage, IMAGE, image_from_bgr, message_class, raw_image,
-                          read_bag, stamp_from, typestore, write_bag)
+from helpers.bags import (BagMessage, CAMERA_INFO, camera_info, depth_image, IMAGE,
+                          image_from_bgr, message_class, raw_image, read_bag, stamp_from,
+                          typestore, write_bag)
 from helpers.depth_scenes import (add_noise, CAMERA, half_resolution, render_scene,
                                   to_millimetres)
 from helpers.models import SHAPES_ONNX
@@ -34,7 +35,6 @@ from vision_msgs.msg import Detection3DArray
 from visualization_msgs.msg import Marker, MarkerArray
 from yolov8_seg_ros.names import sibling_camera_info
 
-CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 DEPTH_TOPIC = 'camera/depth/image_rect_raw'
 INFO_TOPIC = sibling_camera_info(DEPTH_TOPIC)
 DEPTH_FRAME = 'camera_depth_optical_frame'
@@ -46,28 +46,6 @@ PARAMS = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
 def stamp_at(seconds: float) -> tuple[int, int]:
     whole = int(seconds)
     return whole, int(round((seconds - whole) * 1e9))
-
-
-def camera_info(store, camera, stamp, width=None, height=None, fx=None):
-    types = store.types
-    header = types['std_msgs/msg/Header'](
-        stamp=types['builtin_interfaces/msg/Time'](sec=stamp[0], nanosec=stamp[1]),
-        frame_id=DEPTH_FRAME)
-    fx = camera.fx if fx is None else fx
-    k = np.array([fx, 0, camera.cx, 0, camera.fy, camera.cy, 0, 0, 1], np.float64)
-    return types[CAMERA_INFO](
-        header=header, height=height or camera.height, width=width or camera.width,
-        distortion_model='plumb_bob', d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
-        p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
-        binning_x=0, binning_y=0,
-        roi=types['sensor_msgs/msg/RegionOfInterest'](
-            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
-
-
-def depth_image(store, millimetres, stamp, encoding='16UC1'):
-    height, width = millimetres.shape
-    return raw_image(store, millimetres.view(np.uint8), width, height, encoding,
-                     width * millimetres.itemsize, stamp, DEPTH_FRAME)
 
 
 def replay(client, graph, node, messages):
@@ -100,8 +78,10 @@ def test_bag_with_depth_gives_3d_detections_joined_to_the_2d_ones_by_id(tmp_path
         depth = stamp_at(base + 0.1 * k + jitter / 1000.0)
         colour_stamps.append(colour)
         noisy = to_millimetres(add_noise(half, k))
-        frames.append((BagMessage(INFO_TOPIC, CAMERA_INFO, camera_info(store, camera, depth), 0),
-                       BagMessage(DEPTH_TOPIC, IMAGE, depth_image(store, noisy, depth), 0),
+        info = camera_info(store, camera, depth, DEPTH_FRAME)
+        frames.append((BagMessage(INFO_TOPIC, CAMERA_INFO, info, 0),
+                       BagMessage(DEPTH_TOPIC, IMAGE,
+                                  depth_image(store, noisy, depth, DEPTH_FRAME), 0),
                        BagMessage('image_raw', IMAGE,
                                   image_from_bgr(store, scene.image_bgr, 'bgr8', colour), 0)))
     (info0, depth0, image0), (info1, depth1, image1), (info2, _, image2), \
@@ -171,28 +151,30 @@ def test_bad_depth_inputs_are_skipped_with_one_warning_each_and_2d_goes_on(tmp_p
     camera = half_resolution(depth_m)[1]
     full = to_millimetres(depth_m)
     half = to_millimetres(half_resolution(depth_m)[0])
+    def info(stamp, **bad):
+        return camera_info(store, camera, stamp, DEPTH_FRAME, **bad)
+
+    def depth(values, stamp):
+        return depth_image(store, values, stamp, DEPTH_FRAME)
+
+    def later(stamp):  # another clock: 5 s off
+        return stamp[0] + 5, stamp[1]
+
     cases = [  # (depth message builder, camera info builder, expected warning, counter)
         (lambda s: raw_image(store, half.view(np.uint8), 640, 360, 'mono8', 1280, s,
-                             DEPTH_FRAME),
-         lambda s: camera_info(store, camera, s), "depth encoding 'mono8'", 'bad'),
+                             DEPTH_FRAME), info, "depth encoding 'mono8'", 'bad'),
         (lambda s: raw_image(store, half.view(np.uint8).reshape(-1)[:1000], 640, 360, '16UC1',
-                             1280, s, DEPTH_FRAME),
-         lambda s: camera_info(store, camera, s), 'data has 1000 bytes', 'bad'),
-        (lambda s: depth_image(store, full[:480, :640], s),
-         lambda s: camera_info(store, camera, s, width=640, height=480),
+                             1280, s, DEPTH_FRAME), info, 'data has 1000 bytes', 'bad'),
+        (lambda s: depth(full[:480, :640], s), lambda s: info(s, size_wh=(640, 480)),
          'is not a scaled view of the colour image 1280x720', 'bad'),
-        (lambda s: depth_image(store, half, s),
-         lambda s: camera_info(store, camera, s, fx=0.0), 'focal length fx 0', 'bad'),
-        (lambda s: depth_image(store, half, s),
-         lambda s: camera_info(store, CAMERA, s), 'does not match the depth image', 'bad'),
-        (lambda s: depth_image(store, np.zeros_like(half), s),
-         lambda s: camera_info(store, camera, s), 'no detection has 30 valid samples',
+        (lambda s: depth(half, s), lambda s: info(s, fx=0.0), 'focal length fx 0', 'bad'),
+        (lambda s: depth(half, s), lambda s: camera_info(store, CAMERA, s, DEPTH_FRAME),
+         'does not match the depth image', 'bad'),
+        (lambda s: depth(np.zeros_like(half), s), info, 'no detection has 30 valid samples',
          'paired'),
-        (lambda s: depth_image(store, half, (s[0] + 5, s[1])),  # another clock
-         lambda s: camera_info(store, camera, (s[0] + 5, s[1])), 'no depth image on',
+        (lambda s: depth(half, later(s)), lambda s: info(later(s)), 'no depth image on',
          'unmatched'),
-        (lambda s: depth_image(store, half, s), lambda s: camera_info(store, camera, s), None,
-         'paired'),
+        (lambda s: depth(half, s), info, None, 'paired'),
     ]
     messages = []
     for k, (make_depth, make_info, _, _) in enumerate(cases):

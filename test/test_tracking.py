@@ -136,12 +136,17 @@ def test_the_iou_gate_is_part_of_the_assignment():
     assert run(tracker, GATE_DETECTIONS, [0.9, 0.9], DT) == [2, None]
 
 
-def test_an_unstamped_frame_is_tracked_on_its_receive_time_without_restarting():
-    # Stamps t, t+0.033, 0 (unset), t+0.1, t+0.133 received 33 ms apart: one object, one id.
+def shapes_pipeline_and_scene():
+    """A fresh pipeline of the shapes model, and a scene of three shapes for it."""
     pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
                                     'letterbox', ['a', 'b', 'c', 'd'])
     scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
-    source = SourceImage(scene.image_bgr, 'bgr8')
+    return pipeline, SourceImage(scene.image_bgr, 'bgr8')
+
+
+def test_an_unstamped_frame_is_tracked_on_its_receive_time_without_restarting():
+    # Stamps t, t+0.033, 0 (unset), t+0.1, t+0.133 received 33 ms apart: one object, one id.
+    pipeline, source = shapes_pipeline_and_scene()
     config = runtime_config(default_values())
     t, received = 1_700_000_000.0, 50.0
     ids = [pipeline.run(source, config, False, stamp, received + k * 0.033).track_ids
@@ -169,10 +174,7 @@ def test_a_missing_solver_is_one_clear_error(monkeypatch):
 
 
 def test_switching_tracking_off_and_on_restarts_tracks_without_reusing_ids():
-    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
-                                    'letterbox', ['a', 'b', 'c', 'd'])
-    scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
-    source = SourceImage(scene.image_bgr, 'bgr8')
+    pipeline, source = shapes_pipeline_and_scene()
     on = runtime_config(default_values())
     off = runtime_config({**default_values(), 'tracking': 'none'})
     tracked = pipeline.run(source, on, False, 1.0)

@@ -34,8 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 
-from helpers.bags import (HBM, hbm_from_bgr, IMAGE, image_from_bgr,  # noqa: E402, I100
-                          message_class, raw_image, stamp_of, typestore)
+from helpers.bags import (CAMERA_INFO, camera_info, depth_image, HBM,  # noqa: E402, I100
+                          hbm_from_bgr, IMAGE, image_from_bgr, message_class, stamp_of,
+                          typestore)
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
@@ -46,6 +47,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from vision_msgs.msg import Detection3DArray  # noqa: E402
 from yolov8_seg_ros.backends import create_backend  # noqa: E402
+from yolov8_seg_ros.depth import Intrinsics  # noqa: E402
 from yolov8_seg_ros.image_conversion import from_hbm, from_image  # noqa: E402
 from yolov8_seg_ros.messages import detections_msg, label_image_msg  # noqa: E402
 from yolov8_seg_ros.names import INPUT_TOPICS  # noqa: E402
@@ -100,18 +102,11 @@ def depth_raw(size_wh: tuple[int, int]) -> tuple[bytes, bytes]:
     rng = np.random.default_rng(5)
     millimetres = (2000 + 1000 * np.linspace(0, 1, width)[None, :]
                    + rng.normal(0, 20, (height, width))).astype(np.uint16)
-    image = raw_image(store, millimetres.view(np.uint8), width, height, '16UC1', width * 2,
-                      stamp_of(0), 'depth')
-    types = store.types
-    k = np.array([width * 0.8, 0, width / 2, 0, width * 0.8, height / 2, 0, 0, 1], np.float64)
-    info = types['sensor_msgs/msg/CameraInfo'](
-        header=image.header, height=height, width=width, distortion_model='plumb_bob',
-        d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
-        p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
-        binning_x=0, binning_y=0, roi=types['sensor_msgs/msg/RegionOfInterest'](
-            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+    image = depth_image(store, millimetres, stamp_of(0), 'depth')
+    camera = Intrinsics(width * 0.8, width * 0.8, width / 2, height / 2, width, height)
+    info = camera_info(store, camera, stamp_of(0), 'depth')
     return (bytes(store.serialize_cdr(image, IMAGE)),
-            bytes(store.serialize_cdr(info, 'sensor_msgs/msg/CameraInfo')))
+            bytes(store.serialize_cdr(info, CAMERA_INFO)))
 
 
 def measure(size_wh: tuple[int, int], encoding: str, runs: int, transport: str = 'raw',

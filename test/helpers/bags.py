@@ -117,6 +117,35 @@ def image_from_bgr(store: Any, bgr: np.ndarray, encoding: str, stamp: tuple[int,
     return raw_image(store, bgr, width, height, 'bgr8', width * 3, stamp, frame_id)
 
 
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+
+
+def camera_info(store: Any, camera: Any, stamp: tuple[int, int], frame_id: str,
+                fx: Optional[float] = None, size_wh: Optional[tuple[int, int]] = None) -> Any:
+    """sensor_msgs/CameraInfo of a pinhole camera (fx, fy, cx, cy, width, height), no distortion.
+
+    fx and size_wh replace the camera's own (bad camera infos for tests).
+    """
+    fx = camera.fx if fx is None else fx
+    width, height = size_wh or (camera.width, camera.height)
+    k = np.array([fx, 0, camera.cx, 0, camera.fy, camera.cy, 0, 0, 1], np.float64)
+    types = store.types
+    return types[CAMERA_INFO](
+        header=_header(store, stamp, frame_id), height=height, width=width,
+        distortion_model='plumb_bob', d=np.zeros(5), k=k, r=np.eye(3).reshape(-1),
+        p=np.concatenate([k.reshape(3, 3), np.zeros((3, 1))], axis=1).reshape(-1),
+        binning_x=0, binning_y=0, roi=types['sensor_msgs/msg/RegionOfInterest'](
+            x_offset=0, y_offset=0, height=0, width=0, do_rectify=False))
+
+
+def depth_image(store: Any, depth: np.ndarray, stamp: tuple[int, int], frame_id: str) -> Any:
+    """sensor_msgs/Image 16UC1 (a uint16 array, mm) or 32FC1 (a float32 array, m)."""
+    height, width = depth.shape
+    encoding = '16UC1' if depth.dtype == np.uint16 else '32FC1'
+    return raw_image(store, np.ascontiguousarray(depth).view(np.uint8), width, height, encoding,
+                     width * depth.itemsize, stamp, frame_id)
+
+
 def hbm_from_bgr(store: Any, bgr: np.ndarray, stamp: tuple[int, int], index: int) -> Any:
     """hbm_img_msgs/HbmMsg1080P carrying the frame as NV12, as TROS mipi_cam publishes it."""
     height, width = bgr.shape[:2]

@@ -39,8 +39,11 @@ def ros2_cli(*arguments: str, until: str = '', timeout_s: float = 20.0) -> str:
     Retried while the output lacks `until`: the CLI's own discovery may not yet see the node.
     """
     deadline = time.monotonic() + timeout_s
+    # Without the daemon each call discovers the graph anew; `ros2 param` gives the node 1 s to
+    # appear by default, too short on a loaded machine (it then says 'Node not found').
+    wait = ['--timeout', '10'] if arguments[0] == 'param' else []
     while True:
-        result = subprocess.run(['ros2', *arguments, '--no-daemon'], capture_output=True,
+        result = subprocess.run(['ros2', *arguments, *wait, '--no-daemon'], capture_output=True,
                                 text=True, timeout=timeout_s)
         output = result.stdout + result.stderr
         if (result.returncode == 0 and until in output) or time.monotonic() > deadline:
