@@ -312,7 +312,7 @@ def test_startup_errors_exit_non_zero_with_one_clear_message(tmp_path, case):
 
 
 def assert_one_fatal_line(node: NodeProcess, expected: str) -> None:
-    """The node exits with code 1 and one FATAL line holding expected, never a traceback."""
+    """Assert the node exits with code 1 and one FATAL line holding expected, no traceback."""
     assert node.wait_exit(60.0) == 1
     output = node.output()
     fatal = [line for line in output.splitlines() if 'FATAL' in line]

@@ -151,6 +151,7 @@ def test_bad_depth_inputs_are_skipped_with_one_warning_each_and_2d_goes_on(tmp_p
     camera = half_resolution(depth_m)[1]
     full = to_millimetres(depth_m)
     half = to_millimetres(half_resolution(depth_m)[0])
+
     def info(stamp, **bad):
         return camera_info(store, camera, stamp, DEPTH_FRAME, **bad)
 

@@ -137,7 +137,7 @@ def test_the_iou_gate_is_part_of_the_assignment():
 
 
 def shapes_pipeline_and_scene():
-    """A fresh pipeline of the shapes model, and a scene of three shapes for it."""
+    """Return a fresh pipeline of the shapes model, and a scene of three shapes for it."""
     pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
                                     'letterbox', ['a', 'b', 'c', 'd'])
     scene = generate_scene(np.random.default_rng(4), 640, 480, num_shapes=(3, 3))
