@@ -122,9 +122,10 @@ CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 
 def camera_info(store: Any, camera: Any, stamp: tuple[int, int], frame_id: str,
                 fx: Optional[float] = None, size_wh: Optional[tuple[int, int]] = None) -> Any:
-    """sensor_msgs/CameraInfo of a pinhole camera (fx, fy, cx, cy, width, height), no distortion.
+    """
+    Return sensor_msgs/CameraInfo of a pinhole camera (fx, fy, cx, cy, width, height).
 
-    fx and size_wh replace the camera's own (bad camera infos for tests).
+    No distortion; fx and size_wh replace the camera's own (bad camera infos for tests).
     """
     fx = camera.fx if fx is None else fx
     width, height = size_wh or (camera.width, camera.height)
@@ -139,7 +140,7 @@ def camera_info(store: Any, camera: Any, stamp: tuple[int, int], frame_id: str,
 
 
 def depth_image(store: Any, depth: np.ndarray, stamp: tuple[int, int], frame_id: str) -> Any:
-    """sensor_msgs/Image 16UC1 (a uint16 array, mm) or 32FC1 (a float32 array, m)."""
+    """Return sensor_msgs/Image 16UC1 (a uint16 array, mm) or 32FC1 (a float32 array, m)."""
     height, width = depth.shape
     encoding = '16UC1' if depth.dtype == np.uint16 else '32FC1'
     return raw_image(store, np.ascontiguousarray(depth).view(np.uint8), width, height, encoding,
