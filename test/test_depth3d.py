@@ -75,7 +75,8 @@ def with_truth_masks(scene, result):
     return dataclasses.replace(
         result, boxes_xyxy=boxes, scores=np.ones(len(boxes), np.float32),
         class_ids=np.array([o.class_id for o in scene.objects], np.int32),
-        masks=tuple(InstanceMask(0, 0, o.mask.view(np.uint8)) for o in scene.objects),
+        masks=tuple(InstanceMask(int(x1), int(y1), o.mask[y1:y2, x1:x2].view(np.uint8))
+                    for o, (x1, y1, x2, y2) in zip(scene.objects, boxes.astype(int))),
         low_boxes_xyxy=np.zeros((0, 4), np.float32), low_scores=np.zeros(0, np.float32))
 
 
@@ -133,7 +134,7 @@ def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_s
     centre, size, baseline = errors.T
     assert np.median(centre) <= 0.02, centre
     # The shapes model was never trained on overlapping shapes: its masks there (IoU with the
-    # truth 0.55-0.8) bound the worst case (measured: 6.2 %) and the size (median 11-15 %).
+    # truth 0.55-0.8) bound the worst case (measured: 6.4 %) and the size (median 12-17 %).
     assert centre.max() <= 0.07 and np.median(size) <= 0.2, (centre, size)
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
@@ -204,7 +205,7 @@ def test_a_tilted_square_is_placed_and_sized_exactly():
         low, high = np.percentile(truth, [2, 98], axis=0)
         np.testing.assert_allclose(found.center_xyz, (low + high) / 2, atol=0.01)
         np.testing.assert_allclose(found.size_xyz, high - low, rtol=0.05, atol=0.01)
-        assert 1000 <= len(found.points_xyz) <= 4000  # at most max_points, on a regular grid
+        assert 300 <= len(found.points_xyz) <= 1000  # at most max_points, on a regular grid
 
 
 def depth_message(values: np.ndarray, encoding: str, step: int = 0, data=None,

@@ -17,8 +17,8 @@
 
 The depth image is registered to the colour image (same view, possibly another resolution by a
 scale, e.g. 640x352 depth beside a 1280x704 left image). Each detection's full-resolution mask
-picks its depth pixels (never its box), eroded so that mixed pixels at the object's border are
-left out; invalid samples (0, NaN, inf, outside the depth range) are dropped, and samples far
+picks its depth pixels (never its box; a regular grid of them for large objects), less those
+one depth pixel from the mask's edge (mixed depth at the object's border); invalid samples (0, NaN, inf, outside the depth range) are dropped, and samples far
 from the robust median (flying pixels, background seen through the mask's edge) are rejected.
 The rest are back-projected with the depth camera's matrix; the 3D box spans their trimmed
 percentiles in the depth image's optical frame (x right, y down, z forward, metres). No rclpy.
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import math
 from typing import Any, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from yolov8_seg_ros.decode import SegmentationResult
@@ -47,6 +46,7 @@ _MAD_TO_SIGMA = 1.4826
 _BAND_SIGMAS = 3.0
 _BAND_MIN_FRACTION = 0.02  # the band is at least this fraction of the median distance
 _NOISE_EXTENT_SIGMAS = 4.1  # Gaussian noise between the trim percentiles, in sigmas
+_NEIGHBOURS = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]])  # (dy, dx) of the 4-neighbourhood
 
 
 class DepthInputError(ValueError):
@@ -100,7 +100,7 @@ class Depth3DConfig:
     min_m: float = 0.1  # nearer samples are invalid
     max_m: float = 20.0  # farther samples are invalid
     min_points: int = 30  # fewer valid samples: no 3D detection for the instance
-    max_points: int = 4000  # most samples read per instance (a regular grid when more)
+    max_points: int = 1000  # most samples read per instance (a regular grid when more)
 
     def __post_init__(self) -> None:
         for name, value in (('depth_min', self.min_m), ('depth_max', self.max_m),
@@ -215,28 +215,29 @@ def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     height, width = mask.shape
     if height == 0 or width == 0:
         return None
-    # Read the mask on the depth pixels it covers, every step-th so that about max_points
-    # are read; then erode that grid by one sample (at least one depth pixel): mixed depth at
-    # the border. A small object keeps its border rather than vanish.
-    covered = cv2.countNonZero(mask) * scale_xy[0] * scale_xy[1]  # depth pixels under it
+    # Read the mask on the depth pixels of its box, every step-th so that at most max_points
+    # are read.
+    covered = height * width * scale_xy[0] * scale_xy[1]  # depth pixels under the box
     step = max(1, int(math.ceil(math.sqrt(covered / config.max_points))))
     us, mask_x = _axis_samples(x0, width, scale_xy[0], depth.size_wh[0], step)
     vs, mask_y = _axis_samples(y0, height, scale_xy[1], depth.size_wh[1], step)
     if us.size == 0 or vs.size == 0:
         return None
-    grid = np.ascontiguousarray(mask[np.ix_(mask_y, mask_x)])
-    inner = cv2.erode(grid, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
-                      borderValue=0)
-    chosen = (inner if cv2.countNonZero(inner) >= config.min_points else grid) != 0
-    rows, columns = np.nonzero(chosen)
+    rows, columns = np.nonzero(mask[np.ix_(mask_y, mask_x)])
+    # Mixed depth at the border: keep the samples whose neighbours one depth pixel away (at
+    # least one colour pixel) are inside the mask too, unless too few are left.
+    inner = _inside(mask, mask_y[rows], mask_x[columns],
+                    max(1, int(math.ceil(1.0 / min(scale_xy)))))
+    if np.count_nonzero(inner) >= config.min_points:
+        rows, columns = rows[inner], columns[inner]
     z = depth.values[vs[rows], us[columns]].astype(np.float32) * np.float32(
         depth.metres_per_unit)
     valid = np.isfinite(z) & (z >= config.min_m) & (z <= config.max_m)
     if np.count_nonzero(valid) < config.min_points:
         return None
     z, rows, columns = z[valid], rows[valid], columns[valid]
-    median = float(np.median(z))
-    spread = float(np.median(np.abs(z - median))) * _MAD_TO_SIGMA
+    median = _median(z)
+    spread = _median(np.abs(z - median)) * _MAD_TO_SIGMA
     band = max(_BAND_SIGMAS * spread, _BAND_MIN_FRACTION * median)
     near = np.abs(z - median) <= band
     if np.count_nonzero(near) < config.min_points:
@@ -249,13 +250,28 @@ def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     points[:, 0] = (u - np.float32(intrinsics.cx)) * z / np.float32(intrinsics.fx)
     points[:, 1] = (v - np.float32(intrinsics.cy)) * z / np.float32(intrinsics.fy)
     points[:, 2] = z
-    low, high = np.percentile(points, [_TRIM_PERCENT, 100.0 - _TRIM_PERCENT], axis=0)
-    size = (high - low).astype(np.float64)
+    # The trimmed extent: the samples at the 2nd and 98th percentiles of each axis (order
+    # statistics by partition, a tenth of np.percentile's cost on a few thousand samples).
+    trim = int(round(points.shape[0] * _TRIM_PERCENT / 100.0))
+    ordered = np.partition(points, (trim, points.shape[0] - 1 - trim), axis=0)
+    low = ordered[trim].astype(np.float64)
+    high = ordered[points.shape[0] - 1 - trim].astype(np.float64)
+    size = high - low
     # The trimmed z extent of a noisy surface holds about 4.1 sigma of noise (the 2nd to 98th
     # percentile of a Gaussian); taken out in quadrature, so a flat object facing the camera
     # is flat and a deep one keeps its depth.
     size[2] = math.sqrt(max(size[2] ** 2 - (_NOISE_EXTENT_SIGMAS * noise) ** 2, 0.0))
     return Object3D(index, (low + high) / 2.0, size, points)
+
+
+def _inside(mask: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int) -> np.ndarray:
+    """Return which mask pixels (ys, xs) have their 4 neighbours reach pixels away inside too."""
+    height, width = mask.shape
+    y = ys[None, :] + _NEIGHBOURS[:, :1] * reach  # (4, N)
+    x = xs[None, :] + _NEIGHBOURS[:, 1:] * reach
+    within = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    values = mask[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)]
+    return np.all(within & (values != 0), axis=0)
 
 
 def _depth_noise(z: np.ndarray, rows: np.ndarray, columns: np.ndarray,
@@ -270,8 +286,13 @@ def _depth_noise(z: np.ndarray, rows: np.ndarray, columns: np.ndarray,
     if np.count_nonzero(neighbours) < 10:
         return 0.0
     steps = (z[1:] - z[:-1])[neighbours]
-    steps = steps - np.median(steps)
-    return float(np.median(np.abs(steps))) * _MAD_TO_SIGMA / math.sqrt(2.0)
+    return _median(np.abs(steps - _median(steps))) * _MAD_TO_SIGMA / math.sqrt(2.0)
+
+
+def _median(values: np.ndarray) -> float:
+    """Return the (upper) median of a 1-D array by partition, without np.median's overhead."""
+    middle = values.size // 2
+    return float(np.partition(values, middle)[middle])
 
 
 def locate_frame(result: SegmentationResult, depth_msg: Any, info_msg: Any, max_pixels: int,
