@@ -18,8 +18,9 @@
 The depth image is registered to the colour image (same view, possibly another resolution by a
 scale, e.g. 640x352 depth beside a 1280x704 left image). Each detection's full-resolution mask
 picks its depth pixels (never its box; a regular grid of them for large objects), less those
-one depth pixel from the mask's edge (mixed depth at the object's border); invalid samples (0, NaN, inf, outside the depth range) are dropped, and samples far
-from the robust median (flying pixels, background seen through the mask's edge) are rejected.
+one depth pixel from the mask's edge (mixed depth at the object's border); invalid samples (0,
+NaN, inf, outside the depth range) are dropped, and samples far from the robust median (flying
+pixels, background seen through the mask's edge) are rejected.
 The rest are back-projected with the depth camera's matrix; the 3D box spans their trimmed
 percentiles in the depth image's optical frame (x right, y down, z forward, metres). No rclpy.
 """
