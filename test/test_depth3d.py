@@ -281,3 +281,10 @@ def test_camera_info_beside_the_depth_topic():
     assert sibling_camera_info('depth/image_rect_raw') == 'depth/camera_info'
     assert sibling_camera_info('depth') == 'camera_info'
     assert sibling_camera_info('/depth') == '/camera_info'
+
+
+def test_depth_settings_that_do_not_agree_are_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r'depth_min 30\.0 must be below depth_max 20\.0'):
+        runtime_config({**default_values(), 'depth_min': 30.0})
+    with pytest.raises(ValueError, match=r'depth_max_points 5: expected 10\.\.1000000'):
+        Depth3DConfig(max_points=5)
