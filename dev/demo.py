@@ -27,11 +27,12 @@ size, camera info) and writes, beside each frame's overlay, a top-down view of t
 """
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 import sys
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -140,6 +141,20 @@ def make_bag(frames: int = 16, fps: float = 10.0) -> None:
     _replace_bag(BAG, messages)
 
 
+@contextlib.contextmanager
+def launched(arguments: dict) -> Iterator[LaunchProcess]:
+    """Run `ros2 launch` with these arguments; print its output if anything fails, then close."""
+    node = LaunchProcess(arguments)
+    print('started: ' + ' '.join(node.command[1:]))
+    try:
+        yield node
+    except BaseException:
+        print(node.output())
+        raise
+    finally:
+        node.close()
+
+
 def stop_launch(node: LaunchProcess) -> int:
     """Stop the launch with SIGINT; returns its exit code, 1 when a process outlived it."""
     code = node.stop()
@@ -155,12 +170,10 @@ def run_demo() -> int:
     # The bag is replayed by a reliable publisher: subscribe reliably too (see the README).
     params = OUT / 'demo_params.yaml'
     params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
-    node = LaunchProcess({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
-                          'class_names_file': SHAPES_NAMES, 'namespace': 'demo',
-                          'params_file': params})
-    print('started: ' + ' '.join(node.command[1:]))
     frames = []
-    try:
+    with launched({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
+                   'class_names_file': SHAPES_NAMES, 'namespace': 'demo',
+                   'params_file': params}) as node:
         with ros_graph('demo_player') as graph:
             client = NodeClient(graph, node, 'image', COMPRESSED)
             overlays = graph.collect(Image, f'{node.fqn}/overlay', RELIABLE)
@@ -198,11 +211,6 @@ def run_demo() -> int:
                       f'{len(items):>3}  {summary}')
         (OUT / 'detections.json').write_text(json.dumps(frames, indent=2))
         code = stop_launch(node)
-    except BaseException:
-        print(node.output())
-        raise
-    finally:
-        node.close()
     print(f'wrote {len(frames)} overlay and mask PNGs and detections.json to {OUT}')
     return code or run_depth_demo()
 
@@ -210,12 +218,10 @@ def run_demo() -> int:
 def run_depth_demo() -> int:
     """Replay the depth bag into a node with depth_topic; write overlays and top-down views."""
     params = OUT / 'demo_params.yaml'
-    node = LaunchProcess({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
-                          'class_names_file': SHAPES_NAMES, 'namespace': 'demo_depth',
-                          'depth_topic': DEPTH_TOPIC, 'params_file': params})
-    print('started: ' + ' '.join(node.command[1:]))
     written = 0
-    try:
+    with launched({'model_path': SHAPES_ONNX, 'input_transport': 'compressed',
+                   'class_names_file': SHAPES_NAMES, 'namespace': 'demo_depth',
+                   'depth_topic': DEPTH_TOPIC, 'params_file': params}) as node:
         with ros_graph('demo_depth_player') as graph:
             client = NodeClient(graph, node, 'image', COMPRESSED)
             overlays = graph.collect(Image, f'{node.fqn}/overlay', RELIABLE)
@@ -249,11 +255,6 @@ def run_depth_demo() -> int:
                 print(f'{written:>5} {stamp.sec:>12}.{stamp.nanosec:09d}  {summary}')
                 written += 1
         code = stop_launch(node)
-    except BaseException:
-        print(node.output())
-        raise
-    finally:
-        node.close()
     print(f'wrote {written} depth overlays and top-down views to {OUT}')
     return code
 

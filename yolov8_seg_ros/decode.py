@@ -228,9 +228,10 @@ class SegPostprocessor:
         # Greedy NMS never lets a lower score suppress a higher one, so the detections at or
         # above conf_threshold are the same as when decoding at conf_threshold: a prefix.
         count = int(np.count_nonzero(logit_all[kept] > published))
+        scores_kept = (1.0 / (1.0 + np.exp(-logit_all[kept]))).astype(np.float32)
         kept, low = kept[:count], kept[count:]
         boxes_src = transform.input_to_source_xyxy(boxes_in[kept])
-        final_scores = (1.0 / (1.0 + np.exp(-logit_all[kept]))).astype(np.float32)
+        final_scores = scores_kept[:count]
         masks: tuple[InstanceMask, ...] = ()
         if config.with_masks:
             coefs = self._gather_coefficients(outs, coef_refs, kept)
@@ -240,7 +241,7 @@ class SegPostprocessor:
         if low.size:
             result = dataclasses.replace(
                 result, low_boxes_xyxy=transform.input_to_source_xyxy(boxes_in[low]),
-                low_scores=(1.0 / (1.0 + np.exp(-logit_all[low]))).astype(np.float32))
+                low_scores=scores_kept[count:])
         return result
 
     def _check(self, outs: list[RawOutput], transform: ImageTransform) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from yolov8_seg_ros.decode import SegmentationResult
+from yolov8_seg_ros.image_conversion import message_bytes
 
 # sensor_msgs/Image depth encodings (REP 118): dtype and metres per unit.
 DEPTH_ENCODINGS = {'16UC1': (np.dtype(np.uint16), 0.001), '32FC1': (np.dtype(np.float32), 1.0)}
@@ -145,9 +146,7 @@ def depth_from_image(msg: Any, max_pixels: int) -> DepthImage:
     if step < row_bytes:
         raise DepthInputError(f'{encoding} depth image {width}x{height}: step {step} is '
                               f'smaller than one row ({row_bytes} bytes)')
-    data = msg.data
-    data = data.view(np.uint8).reshape(-1) if isinstance(data, np.ndarray) else \
-        np.frombuffer(bytes(data) if isinstance(data, (list, tuple)) else data, np.uint8)
+    data = message_bytes(msg.data)
     if data.size != step * height:
         raise DepthInputError(f'{encoding} depth image {width}x{height} step {step}: data has '
                               f'{data.size} bytes, expected {step * height}')

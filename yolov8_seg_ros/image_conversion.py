@@ -55,7 +55,8 @@ class _RawImage(NamedTuple):
     data: np.ndarray
 
 
-def _buffer(data: Any) -> np.ndarray:
+def message_bytes(data: Any) -> np.ndarray:
+    """Return a message's data field (bytes, array.array, list or ndarray) as a uint8 view."""
     if isinstance(data, np.ndarray):
         return data.view(np.uint8).reshape(-1)
     return np.frombuffer(bytes(data) if isinstance(data, (list, tuple)) else data, np.uint8)
@@ -88,7 +89,7 @@ def from_image(msg: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
             width % 2 or (encoding == 'nv12' and height % 2)):
         rule = 'width and height' if encoding == 'nv12' else 'width'
         raise ImageFormatError(f'{encoding} image {width}x{height}: {rule} must be even')
-    data = _buffer(msg.data)
+    data = message_bytes(msg.data)
     if encoding == 'nv12':
         rows, row_bytes = height * 3 // 2, width
     else:
@@ -160,7 +161,7 @@ def _jpeg_size(data: np.ndarray) -> tuple[int, int]:
 def format_mismatch(msg: Any) -> Optional[str]:
     """Say so when a CompressedImage's format names jpeg or png but its data is the other."""
     declared = [name for name in COMPRESSED_FORMATS if name in msg.format[:MAX_FORMAT_CHARS]]
-    kind = compressed_kind(_buffer(msg.data))
+    kind = compressed_kind(message_bytes(msg.data))
     if declared and kind in COMPRESSED_FORMATS and kind not in declared:
         return f'compressed image format {msg.format!r} but the data is {kind}: decoded as {kind}'
     return None
@@ -177,7 +178,7 @@ def from_compressed(msg: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceIma
     if len(text) > MAX_FORMAT_CHARS:
         raise ImageFormatError(f'compressed image: format string of {len(text)} characters '
                                f'(at most {MAX_FORMAT_CHARS})')
-    data = _buffer(msg.data)
+    data = message_bytes(msg.data)
     what = f'compressed image (format {text!r}, {data.size} bytes)'
     if data.size == 0:
         raise ImageFormatError(f'{what}: no data')
@@ -209,5 +210,5 @@ def from_hbm(msg: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> SourceImage:
     step = int(msg.step) or width
     rows = height * 3 // 2 if encoding == 'nv12' else height
     size = min(int(msg.data_size), step * rows)
-    return from_image(_RawImage(encoding, width, height, step, _buffer(msg.data)[:size]),
+    return from_image(_RawImage(encoding, width, height, step, message_bytes(msg.data)[:size]),
                       max_pixels)
