@@ -24,6 +24,7 @@ The peers' box-median method runs on the same scenes as the baseline.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from types import SimpleNamespace
 
 from helpers.depth_scenes import (add_noise, box_median_baseline, CAMERA, half_resolution,
@@ -33,8 +34,9 @@ import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
-from yolov8_seg_ros.depth import (Depth3DConfig, depth_from_image, depth_scale, DepthImage,
-                                  DepthInputError, Intrinsics, localize, nearest_by_stamp)
+from yolov8_seg_ros.depth import (_axis_samples, Depth3DConfig, depth_from_image, depth_scale,
+                                  DepthImage, DepthInputError, Intrinsics, localize,
+                                  nearest_by_stamp)
 from yolov8_seg_ros.image_conversion import SourceImage
 from yolov8_seg_ros.names import sibling_camera_info
 from yolov8_seg_ros.parameters import default_values, runtime_config
@@ -288,3 +290,18 @@ def test_depth_settings_that_do_not_agree_are_refused_with_the_reason():
         runtime_config({**default_values(), 'depth_min': 30.0})
     with pytest.raises(ValueError, match=r'depth_max_points 5: expected 10\.\.1000000'):
         Depth3DConfig(max_points=5)
+
+
+@pytest.mark.parametrize('scale', [1.0, 0.5, 0.25, 2.0, 1 / 3, 0.6625])
+def test_depth_samples_fall_on_the_colour_pixels_their_centres_map_to(scale):
+    # Depth pixel d covers colour pixels [d / scale, (d + 1) / scale): its centre falls on
+    # floor((d + 0.5) / scale). Evenly spaced samples come back as a slice, others as indices.
+    for start, length, step in itertools.product(range(0, 40, 3), range(1, 30, 2), range(1, 6)):
+        limit = int(50 * scale)
+        depth_index, colour = _axis_samples(start, length, scale, limit, step)
+        expected = np.arange(max(int(np.floor(start * scale)), 0),
+                             min(int(np.ceil((start + length) * scale)), limit), step)
+        centres = np.floor((expected + 0.5) / scale).astype(np.int64) - start
+        inside = (centres >= 0) & (centres < length)
+        assert np.array_equal(depth_index, expected[inside])
+        assert np.array_equal(np.arange(length)[colour], centres[inside])
