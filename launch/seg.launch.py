@@ -14,10 +14,12 @@
 
 
 """
-Start the yolov8_seg node (parameters from config/seg.yaml) and optionally rviz2 beside it.
+Start the yolov8_seg node, or one per camera, (parameters from config/seg.yaml) and rviz2.
 
-Launch arguments left empty keep the params file's values. When the node exits, the launch
-ends; when it could not start (exit code 1, one FATAL line), the launch exits non-zero too.
+Launch arguments left empty keep the params file's values. cameras:=front,rear (or a YAML file)
+starts one node per camera, each in its own namespace with the shared parameters. When a node
+exits, the launch ends; when one could not start (exit code 1, one FATAL line), the launch
+exits non-zero too.
 """
 
 import os
@@ -31,14 +33,14 @@ from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from yolov8_seg_ros.launch_support import input_remappings, PARAMETER_ARGUMENTS, \
-    parameter_overrides, rviz_config_for
+from yolov8_seg_ros.launch_support import camera_overrides, cameras_from, input_remappings, \
+    PARAMETER_ARGUMENTS, rviz_config_for
 from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
 from yolov8_seg_ros.parameters import SPECS
 
-ARGUMENTS = ('model_path', 'image_topic', 'input_transport', 'namespace', 'params_file',
-             'backend', 'class_names_file', 'depth_topic', 'depth_camera_info_topic',
-             'use_rviz')
+ARGUMENTS = ('model_path', 'image_topic', 'input_transport', 'namespace', 'cameras',
+             'params_file', 'backend', 'class_names_file', 'depth_topic',
+             'depth_camera_info_topic', 'autostart', 'lazy', 'use_rviz')
 
 
 def _on_node_exit(event, context):
@@ -58,19 +60,23 @@ def _launch_setup(context, *args, **kwargs):
             # Checked before anything starts, so a failed launch leaves no process behind.
             raise RuntimeError('use_rviz:=true but rviz2 is not installed (e.g. sudo apt '
                                'install ros-$ROS_DISTRO-rviz2); nothing was started') from None
-    node = Node(package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
-                namespace=values['namespace'],
-                parameters=[values['params_file'], parameter_overrides(values)],
-                remappings=input_remappings(values['image_topic']),
-                output='screen', emulate_tty=True)
-    actions = [node, RegisterEventHandler(OnProcessExit(target_action=node,
-                                                        on_exit=_on_node_exit))]
+    # Checked before anything starts too: a bad camera list starts no node.
+    cameras = cameras_from(values['cameras'], values['namespace'], values['image_topic'])
+    actions = []
+    for camera in cameras:
+        node = Node(package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
+                    namespace=camera.namespace,
+                    parameters=[values['params_file'], camera_overrides(values, camera)],
+                    remappings=input_remappings(camera.image_topic),
+                    output='screen', emulate_tty=True)
+        actions += [node, RegisterEventHandler(OnProcessExit(target_action=node,
+                                                             on_exit=_on_node_exit))]
     if use_rviz:
         share = get_package_share_directory(PACKAGE_NAME)
         config = rviz_config_for(os.path.join(share, 'rviz', 'yolov8_seg.rviz'),
-                                 values['namespace'])
+                                 cameras[0].namespace)
         actions.append(Node(package='rviz2', executable='rviz2', name='rviz2',
-                            namespace=values['namespace'], arguments=['-d', str(config)]))
+                            namespace=cameras[0].namespace, arguments=['-d', str(config)]))
     return actions
 
 
@@ -93,6 +99,12 @@ def generate_launch_description():
         DeclareLaunchArgument('namespace', default_value='',
                               description='Namespace of the node (one per camera); its '
                                           f'outputs are /<namespace>/{NODE_NAME}/...'),
+        DeclareLaunchArgument('cameras', default_value='',
+                              description='Several cameras, one node each: a comma list of '
+                                          'namespaces (front,rear: /front/image_raw, ...) or a '
+                                          'YAML file (cameras: [{namespace, image_topic, '
+                                          'input_transport, depth_topic}]); rviz2 shows the '
+                                          'first'),
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'seg.yaml'),
                               description='YAML with the node parameters (config/seg.yaml '
@@ -105,6 +117,10 @@ def generate_launch_description():
                               description=_described('depth_topic', keep)),
         DeclareLaunchArgument('depth_camera_info_topic', default_value='',
                               description=_described('depth_camera_info_topic', keep)),
+        DeclareLaunchArgument('autostart', default_value='',
+                              description=_described('autostart', keep)),
+        DeclareLaunchArgument('lazy', default_value='',
+                              description=_described('lazy', keep)),
         DeclareLaunchArgument('use_rviz', default_value='false',
                               description='Start rviz2 (in the same namespace) showing this '
                                           "node's overlay, mask and 3D markers"),

@@ -115,11 +115,16 @@ class TestLaunchArguments(unittest.TestCase):
         refused = ros2_cli('param', 'set', FQN, 'conf_threshold', '1.5', until='failed')
         self.assertIn('Setting parameter failed', refused)
         described = ros2_cli('param', 'describe', FQN, 'conf_threshold', 'model_path',
-                             until='Min value')
-        conf_part, model_part = described.split('Parameter name: model_path')
+                             'autostart', until='Min value')
+        conf_part, rest = described.split('Parameter name: model_path')
+        model_part, autostart_part = rest.split('Parameter name: autostart')
         self.assertIn('Min value: 0.0', conf_part)
         self.assertIn('Max value: 1.0', conf_part)
-        self.assertIn('Read only: true', model_part)
+        self.assertIn('takes effect at the next configure', model_part)
+        self.assertIn('Read only: true', autostart_part)
+        # model_path changes only while unconfigured; the reason says how to get there.
+        refused = ros2_cli('param', 'set', FQN, 'model_path', '/tmp/other.onnx', until='failed')
+        self.assertIn('model_path takes effect at configure', refused)
         # The disabling choices are spelled so that the CLI's YAML does not read a bool.
         for name in ('tracking', 'mask_output'):
             self.assertIn('Set parameter successful',

@@ -56,7 +56,14 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
         with ros_graph('behaviour_client') as graph:
             client = NodeClient(graph, node, 'image_raw', IMAGE)
             client.wait_ready()
-            assert client.parameter_names() - BUILTIN_PARAMETERS == set(SPECS)
+            names = client.parameter_names() - BUILTIN_PARAMETERS
+            assert {n for n in names if not n.startswith('qos_overrides.')} == set(SPECS)
+            # ROS 2's QoS overriding parameters, on the input and on every output.
+            for entity in ('/behaviour/image_raw.subscription',
+                           '/behaviour/yolov8_seg/detections.publisher',
+                           '/behaviour/yolov8_seg/overlay.publisher'):
+                assert {f'qos_overrides.{entity}.{policy}'
+                        for policy in ('reliability', 'depth', 'history')} <= names
 
             # No overlay subscriber: no overlay is drawn.
             first = client.send_and_wait(recorded[0])
@@ -149,7 +156,8 @@ def test_overlay_label_info_and_runtime_parameters(tmp_path):
             assert 'out of range' in rejected['classes'].reason
             reason = rejected['mask_output'].reason
             assert "expected one of ('instance', 'class', 'none')" in reason
-            assert 'read-only' in rejected['model_path'].reason
+            assert ('model_path takes effect at configure: change it while /behaviour/yolov8_seg '
+                    'is unconfigured') in rejected['model_path'].reason
             client.send_and_wait(recorded[4])  # still running with the accepted values
 
             # A burst of threshold changes: a subscriber joining afterwards reads the last one.

@@ -15,28 +15,131 @@
 """
 The launch file's logic as plain functions (no launch imports), so it is tested without launch.
 
-Which launch arguments become parameter overrides, the input remappings, and the rviz2 config
-for one node's namespace.
+Which launch arguments become parameter overrides, the cameras (one node each), the input
+remappings, and the rviz2 config for one node's namespace.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+import re
 import tempfile
 from typing import Mapping
 
 import yaml
 
-from yolov8_seg_ros.names import INPUT_TOPICS, NODE_NAME
+from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS, NODE_NAME
 
 # Launch arguments that set the node parameter of the same name; empty keeps the params file's.
 PARAMETER_ARGUMENTS = ('model_path', 'input_transport', 'backend', 'class_names_file',
-                       'depth_topic', 'depth_camera_info_topic')
+                       'depth_topic', 'depth_camera_info_topic', 'autostart', 'lazy')
+# Of those, the ones that are bools (launch arguments are text).
+_BOOL_ARGUMENTS = ('autostart', 'lazy')
+_CAMERA_KEYS = ('namespace', 'image_topic', 'input_transport', 'depth_topic')
+_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 
 
-def parameter_overrides(arguments: Mapping[str, str]) -> dict[str, str]:
+class CameraListError(ValueError):
+    """The cameras launch argument cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Camera:
+    """One node of a launch: its namespace and what it overrides of the shared arguments."""
+
+    namespace: str  # absolute, '/' for the root
+    image_topic: str = ''  # '' keeps the transport's relative default (in the namespace)
+    input_transport: str = ''  # '' keeps the shared value
+    depth_topic: str = ''  # '' keeps the shared value
+
+
+def _join(namespace: str, name: str) -> str:
+    parts = [p for p in (*namespace.split('/'), *name.split('/')) if p]
+    return '/' + '/'.join(parts)
+
+
+def cameras_from(cameras: str, namespace: str, image_topic: str) -> list[Camera]:
+    """
+    Return the nodes to start: one per camera of `cameras`, else one in namespace.
+
+    cameras: '' (one node), 'front,rear' (one namespace each, under namespace), or a YAML file
+    (`cameras:` a list of {namespace, image_topic, input_transport, depth_topic}). A shared
+    absolute image_topic for several cameras is refused: they would all read one stream.
+    """
+    text = cameras.strip()
+    if not text:
+        return [Camera(_join(namespace, ''), image_topic)]
+    if text.endswith(('.yaml', '.yml')):
+        entries = _camera_file(Path(text))
+    else:
+        entries = [{'namespace': name.strip()} for name in text.split(',') if name.strip()]
+    found = []
+    for index, entry in enumerate(entries):
+        name = str(entry.get('namespace', '')).strip('/')
+        if not name or not all(_NAME.match(part) for part in name.split('/')):
+            raise CameraListError(f'camera {index + 1}: namespace {name!r} is not a ROS name '
+                                  '(letters, digits, _; not starting with a digit)')
+        transport = str(entry.get('input_transport', '') or '')
+        if transport and transport not in INPUT_TRANSPORTS:
+            raise CameraListError(f'camera {name}: input_transport {transport!r}: expected one '
+                                  f'of {INPUT_TRANSPORTS}')
+        found.append(Camera(_join(namespace, name), str(entry.get('image_topic') or image_topic),
+                            transport, str(entry.get('depth_topic', '') or '')))
+    if not found:
+        raise CameraListError(f'cameras {cameras!r} names no camera')
+    seen: set[tuple[str, str]] = set()
+    for camera in found:
+        # A relative image topic resolves in each camera's own namespace.
+        for key, value in (('namespace', camera.namespace), ('image topic', camera.image_topic)):
+            if key == 'image topic' and not value.startswith('/'):
+                continue
+            if (key, value) in seen:
+                raise CameraListError(f'two cameras have the {key} {value}: give each its own')
+            seen.add((key, value))
+    return found
+
+
+def _camera_file(path: Path) -> list[dict]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding='utf-8'))
+    except (OSError, yaml.YAMLError) as error:
+        raise CameraListError(f'cameras file {path}: {error}') from error
+    entries = document.get('cameras') if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CameraListError(f'cameras file {path}: expected `cameras:` with a list of '
+                              f'{{{", ".join(_CAMERA_KEYS)}}}')
+    for entry in entries:
+        unknown = set(entry) - set(_CAMERA_KEYS)
+        if unknown:
+            raise CameraListError(f'cameras file {path}: unknown key(s) {sorted(unknown)}; '
+                                  f'expected {_CAMERA_KEYS}')
+    return entries
+
+
+def camera_overrides(arguments: Mapping[str, str], camera: Camera) -> dict[str, object]:
+    """Return one camera's node parameter overrides: the shared arguments, then its own."""
+    overrides = parameter_overrides(arguments)
+    for name in ('input_transport', 'depth_topic'):
+        if getattr(camera, name):
+            overrides[name] = getattr(camera, name)
+    return overrides
+
+
+def parameter_overrides(arguments: Mapping[str, str]) -> dict[str, object]:
     """Return the parameters the user gave as launch arguments (empty ones are left out)."""
-    return {name: arguments[name] for name in PARAMETER_ARGUMENTS if arguments.get(name)}
+    overrides: dict[str, object] = {}
+    for name in PARAMETER_ARGUMENTS:
+        text = arguments.get(name)
+        if not text:
+            continue
+        if name in _BOOL_ARGUMENTS:
+            if text.lower() not in ('true', 'false'):
+                raise ValueError(f'launch argument {name}:={text}: expected true or false')
+            overrides[name] = text.lower() == 'true'
+        else:
+            overrides[name] = text
+    return overrides
 
 
 def input_remappings(image_topic: str) -> list[tuple[str, str]]:

@@ -232,17 +232,20 @@ def label_info_msg(class_names: Sequence[str], threshold: float, header: Any) ->
 
 def diagnostics_msg(snapshot: StatsSnapshot, name: str, hardware_id: str,
                     values: Mapping[str, str], stamp: Any,
-                    error: Optional[str] = None) -> DiagnosticArray:
+                    error: Optional[str] = None, idle: Optional[str] = None) -> DiagnosticArray:
     """
     Build a DiagnosticArray with one status: rates, counters, latencies and values.
 
-    error (the node cannot go on) makes the level ERROR with that message.
+    error (the node cannot go on) makes the level ERROR with that message; idle (why it takes
+    no images on purpose: a lifecycle state, lazy without subscribers) makes it OK with that.
     """
     status = DiagnosticStatus()
     status.name = name
     status.hardware_id = hardware_id
     if error:
         status.level, status.message = DiagnosticStatus.ERROR, error
+    elif idle:
+        status.level, status.message = DiagnosticStatus.OK, idle
     elif snapshot.received == 0:
         status.level, status.message = DiagnosticStatus.WARN, 'no images received yet'
     elif snapshot.input_hz == 0.0:

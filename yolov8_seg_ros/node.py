@@ -38,10 +38,12 @@ import rclpy
 from rclpy.exceptions import (InvalidParameterTypeException, InvalidParameterValueException,
                               ParameterUninitializedException)
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from std_msgs.msg import Header
@@ -58,7 +60,8 @@ from yolov8_seg_ros.messages import (detections_3d_msg, detections_msg, diagnost
 from yolov8_seg_ros.names import (DETECTIONS_3D_TOPIC, DETECTIONS_TOPIC, INPUT_TOPICS,
                                   LABEL_INFO_TOPIC, MARKERS_TOPIC, MASK_TOPIC, NODE_NAME,
                                   OVERLAY_TOPIC, PACKAGE_NAME, POINTS_TOPIC, sibling_camera_info)
-from yolov8_seg_ros.parameters import (check_class_count, given_values, load_class_names,
+from yolov8_seg_ros.parameters import (change_refusal, check_class_count, given_values,
+                                       load_class_names,
                                        PARAMETERS, ParamSpec, runtime_config, StartupError,
                                        type_name, unapplied_value_problem, validate)
 from yolov8_seg_ros.pipeline import SegmentationPipeline, STAGES
@@ -78,6 +81,8 @@ class _Frame(NamedTuple):
 # The 3D counters in /diagnostics: every processed frame is paired, unmatched or bad.
 DEPTH_COUNTERS = ('frames_depth_paired', 'frames_depth_unmatched', 'frames_depth_bad',
                   'objects_3d', 'objects_without_3d')
+# How often the subscriptions follow the state and (lazy) the outputs' subscriber counts.
+LAZY_CHECK_PERIOD_S = 0.5
 
 
 class _StampedMessages:
@@ -85,23 +90,40 @@ class _StampedMessages:
     The recent messages of one topic by header stamp: a message_filters.Cache, thread-safe.
 
     The Cache is filled on the executor thread and read by the worker: a lock keeps its two
-    parallel lists (stamps, messages) consistent while they are read.
+    parallel lists (stamps, messages) consistent while they are read. The subscription comes
+    and goes with the image subscription; the cache stays.
     """
 
-    def __init__(self, node: Node, msg_type: type, topic: str, qos: QoSProfile,
-                 size: int = 30) -> None:
+    def __init__(self, node: Node, msg_type: type, topic: str, size: int = 30) -> None:
         import message_filters
         self._lock = threading.Lock()
+        self._msg_type = msg_type
+        self._relative_topic = topic
         self.topic = node.resolve_topic_name(topic)
-        self._subscriber = message_filters.Subscriber(node, msg_type, topic, qos_profile=qos)
+        self._subscriber: Any = None
         # Subscriber -> (under the lock) -> Cache, through a plain filter stage.
-        locked = message_filters.SimpleFilter()
-        self._cache = message_filters.Cache(locked, cache_size=size)
+        self._locked = message_filters.SimpleFilter()
+        self._cache = message_filters.Cache(self._locked, cache_size=size)
 
-        def add(msg: Any) -> None:
-            with self._lock:
-                locked.signalMessage(msg)
-        self._subscriber.registerCallback(add)
+    def subscribe(self, node: Node, qos: QoSProfile) -> None:
+        """Subscribe (qos_overrides.<topic>.subscription.* apply); no-op when subscribed."""
+        import message_filters
+        if self._subscriber is not None:
+            return
+        self._subscriber = message_filters.Subscriber(
+            node, self._msg_type, self._relative_topic, qos_profile=qos,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+        self._subscriber.registerCallback(self._add)
+
+    def unsubscribe(self) -> None:
+        """Destroy the subscription (message_filters has no call for it: its rclpy one)."""
+        if self._subscriber is not None:
+            self._subscriber.node.destroy_subscription(self._subscriber.sub)
+            self._subscriber = None
+
+    def _add(self, msg: Any) -> None:
+        with self._lock:
+            self._locked.signalMessage(msg)
 
     def nearest(self, stamp_ns: int, max_diff_ns: int) -> Optional[Any]:
         """Return the message nearest stamp_ns within max_diff_ns, or None."""
@@ -115,6 +137,61 @@ class _StampedMessages:
         with self._lock:
             latest = self._cache.getLastestTime()
         return None if latest is None else latest.nanoseconds * 1e-9
+
+
+class _Input(NamedTuple):
+    """The image input configure chose: message type, converter, topic, limits."""
+
+    msg_type: type
+    convert: Callable[[Any, Any], tuple[SourceImage, Header]]
+    relative_topic: str
+    topic: str  # resolved
+    max_pixels: int
+    hbmem_frame_id: str
+
+
+class _Outputs:
+    """
+    The publishers configure creates and cleanup destroys.
+
+    The per-frame outputs are lifecycle publishers (publishing only while active); label_info
+    is latched and published at configure. Each takes qos_overrides.<topic>.publisher.*.
+    """
+
+    def __init__(self, node: LifecycleNode, with_3d: bool) -> None:
+        overrides = QoSOverridingOptions.with_default_policies()
+        image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+        def managed(msg_type: type, topic: str, qos: Any) -> Any:
+            return node.create_lifecycle_publisher(msg_type, f'~/{topic}', qos,
+                                                   qos_overriding_options=overrides)
+        self.detections = managed(Detection2DArray, DETECTIONS_TOPIC, 10)
+        self.mask = managed(Image, MASK_TOPIC, image_qos)
+        self.overlay = managed(Image, OVERLAY_TOPIC, image_qos)
+        self.label_info = node.create_publisher(LabelInfo, f'~/{LABEL_INFO_TOPIC}', latched,
+                                                qos_overriding_options=overrides)
+        self.detections_3d = self.markers = self.points = None
+        if with_3d:
+            self.detections_3d = managed(Detection3DArray, DETECTIONS_3D_TOPIC, 10)
+            self.markers = managed(MarkerArray, MARKERS_TOPIC, 10)
+            self.points = managed(PointCloud2, POINTS_TOPIC, 10)
+
+    def _managed(self) -> list[Any]:
+        return [publisher for publisher in (self.detections, self.mask, self.overlay,
+                                            self.detections_3d, self.markers, self.points)
+                if publisher is not None]
+
+    def subscribed(self) -> bool:
+        """Return True when anyone subscribes to a per-frame output."""
+        return any(publisher.get_subscription_count() > 0 for publisher in self._managed())
+
+    def destroy(self, node: LifecycleNode) -> None:
+        """Destroy every publisher."""
+        for publisher in self._managed():
+            node.destroy_lifecycle_publisher(publisher)
+        node.destroy_publisher(self.label_info)
 
 
 def default_class_names_file() -> Path:
@@ -133,7 +210,9 @@ def default_class_names_file() -> Path:
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     text = spec.description + (f' (one of {", ".join(spec.choices)})' if spec.choices else '')
-    descriptor = ParameterDescriptor(description=text, read_only=spec.read_only)
+    if spec.applies == 'configure':
+        text += '; takes effect at the next configure (change it while unconfigured)'
+    descriptor = ParameterDescriptor(description=text, read_only=spec.applies == 'startup')
     if spec.value_range is not None:
         low, high = spec.value_range
         if isinstance(spec.default, float):
@@ -145,8 +224,13 @@ def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     return descriptor
 
 
-class SegmentationNode(Node):
-    """Subscribes to camera images, publishes detections, mask, overlay and diagnostics."""
+class SegmentationNode(LifecycleNode):
+    """
+    A managed node: subscribes to camera images, publishes detections, mask, overlay, 3D.
+
+    configure loads the model and creates the outputs, activate subscribes to the images,
+    deactivate unsubscribes (the model stays loaded), cleanup unloads the model.
+    """
 
     def __init__(self, backend_factory: BackendFactory = create_backend,
                  argv: Sequence[str] = (), **node_kwargs: Any) -> None:
@@ -159,45 +243,171 @@ class SegmentationNode(Node):
             if problem:
                 raise StartupError(f'parameter {problem}')
         self._values = values
-        self._pipeline = self._load(values, backend_factory)
-        self._config = self._startup_config(values)
+        self._backend_factory = backend_factory
+        # Set by configure, cleared by cleanup.
+        self._pipeline: Optional[SegmentationPipeline] = None
+        self._config: Any = None
+        self._outputs: Optional[_Outputs] = None
+        self._input: Optional[_Input] = None
+        self._depth: Optional[tuple[_StampedMessages, _StampedMessages]] = None
+        self.configure_error: Optional[str] = None  # why the last configure failed
+        self._quiet_configure = False  # autostart: main() prints the reason once, as FATAL
+        # Set by activate, cleared by deactivate; subscribed: the image subscription exists.
+        self._active = False
+        self._image_subscription: Any = None
+        self.finalized = False  # shutdown ran: the process ends
         self._active_tracks = 0  # after the last processed frame
-        self._max_pixels = int(values['max_image_pixels'])
         self._stall_timeout_s = float(values['worker_stall_timeout'])
         self._throttle = KindThrottle(period_s=5.0)
         self._stats = PipelineStats(STAGES)
+        self._depth_counts = dict.fromkeys(DEPTH_COUNTERS, 0)
         self._slot: LatestFrameSlot[_Frame] = LatestFrameSlot()
         self._threshold_changed = threading.Event()
         self.failure: Optional[str] = None  # set when the node must end with exit code 1
 
-        self._detections_pub = self.create_publisher(Detection2DArray, f'~/{DETECTIONS_TOPIC}',
-                                                     10)
-        image_qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        self._mask_pub = self.create_publisher(Image, f'~/{MASK_TOPIC}', image_qos)
-        self._overlay_pub = self.create_publisher(Image, f'~/{OVERLAY_TOPIC}', image_qos)
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self._label_info_pub = self.create_publisher(LabelInfo, f'~/{LABEL_INFO_TOPIC}',
-                                                     latched)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-
-        self._depth = self._subscribe_depth(values) if values['depth_topic'] else None
-        self._subscribe(values)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self._publish_label_info()
         self.create_timer(values['diagnostics_period'], self._publish_diagnostics)
         if values['log_summary_period'] > 0:
             self.create_timer(values['log_summary_period'], self._log_summary)
+        self.create_timer(LAZY_CHECK_PERIOD_S, self._update_subscriptions)
         # A daemon thread: a worker stuck in a native call must not keep a failed process alive.
         self._worker = threading.Thread(target=self._work, name='yolov8_seg_worker',
                                         daemon=True)
         self._worker.start()
-        backend = self._pipeline.backend
+
+    @property
+    def state_label(self) -> str:
+        """Return the lifecycle state: unconfigured, inactive, active or finalized."""
+        return str(self._state_machine.current_state[1])
+
+    def autostart(self) -> bool:
+        """Configure and activate (autostart); False with configure_error set when it fails."""
+        self._quiet_configure = True
+        try:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                return False
+        finally:
+            self._quiet_configure = False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    # Lifecycle transitions (on the executor thread, like every callback).
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the model, class names and pipeline; create the outputs; publish label_info."""
+        try:
+            pipeline = self._load(self._values, self._backend_factory)
+            config = self._startup_config(self._values)
+            source = self._input_source(self._values)
+            depth = self._depth_inputs(self._values) if self._values['depth_topic'] else None
+        except StartupError as error:
+            self.configure_error = str(error)
+            if not self._quiet_configure:
+                self.get_logger().error(f'configure failed: {error}')
+            return TransitionCallbackReturn.FAILURE
+        self.configure_error = None
+        self._pipeline, self._config, self._input, self._depth = pipeline, config, source, depth
+        self._outputs = _Outputs(self, with_3d=depth is not None)
+        self._publish_label_info()
+        backend = pipeline.backend
         self.get_logger().info(
-            f'{backend.name} {backend.runtime_version} backend, model {values["model_path"]} '
-            f'({backend.input_wh[0]}x{backend.input_wh[1]} {backend.input_format}, '
-            f'{self._pipeline.num_classes} classes); listening on {self._input_topic} '
-            f'({values["input_transport"]})')
+            f'{backend.name} {backend.runtime_version} backend, model '
+            f'{self._values["model_path"]} ({backend.input_wh[0]}x{backend.input_wh[1]} '
+            f'{backend.input_format}, {pipeline.num_classes} classes); input {source.topic} '
+            f'({self._values["input_transport"]})')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Enable the outputs and subscribe to the images (lazy: once someone listens)."""
+        result = super().on_activate(state)
+        self._active = True
+        self._update_subscriptions()
+        idle = self._idle_reason()
+        self.get_logger().info(idle or f'active: listening on {self._input.topic}')
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe and let the frame in progress finish; the model stays loaded."""
+        self._active = False
+        self._unsubscribe()
+        self.get_logger().info('inactive: image subscription dropped, model kept')
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Destroy the outputs and unload the model."""
+        self._release()
+        self.get_logger().info('unconfigured: model unloaded')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """From any state: unsubscribe, unload, and let the process end (exit code 0)."""
+        self._active = False
+        self._unsubscribe()
+        self._release()
+        self.finalized = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release everything: the node goes back to unconfigured."""
+        self._active = False
+        self._unsubscribe()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        if self._outputs is not None:
+            self._outputs.destroy(self)
+        if self._depth is not None:
+            for cache in self._depth:
+                cache.unsubscribe()
+        self._outputs = self._input = self._depth = None
+        self._pipeline = self._config = None
+
+    # Subscriptions: held while active, and (lazy) while someone subscribes to an output.
+    def _wants_images(self) -> bool:
+        if not self._active or self._outputs is None:
+            return False
+        return not self._values['lazy'] or self._outputs.subscribed()
+
+    def _update_subscriptions(self) -> None:
+        wanted = self._wants_images()
+        if wanted and self._image_subscription is None:
+            source = self._input
+            self._image_subscription = self.create_subscription(
+                source.msg_type, source.relative_topic, self._on_image, self._image_qos(),
+                qos_overriding_options=QoSOverridingOptions.with_default_policies())
+            if self._depth is not None:
+                for cache in self._depth:
+                    cache.subscribe(self, self._image_qos())
+        elif not wanted and self._image_subscription is not None:
+            self._unsubscribe()
+
+    def _unsubscribe(self) -> None:
+        """Drop the image (and depth) subscriptions; the waiting frame is counted dropped."""
+        if self._image_subscription is not None:
+            self.destroy_subscription(self._image_subscription)
+            self._image_subscription = None
+        if self._depth is not None:
+            for cache in self._depth:
+                cache.unsubscribe()
+        dropped, idle = self._slot.drain(timeout_s=self._stall_timeout_s)
+        if dropped:
+            self._stats.frame_dropped()
+        if not idle:
+            self.get_logger().warning('the frame in progress did not finish; the watchdog ends '
+                                      'the node if the worker stays stuck')
+
+    def _idle_reason(self) -> Optional[str]:
+        """Return why no images are taken on purpose now, or None while they are."""
+        state = self.state_label
+        if state == 'unconfigured':
+            return ('unconfigured: waiting for configure'
+                    + (f' (last configure failed: {self.configure_error})'
+                       if self.configure_error else ''))
+        if state == 'inactive':
+            return 'inactive: model loaded, no image subscription'
+        if state == 'active' and self._image_subscription is None:
+            return 'active, lazy: no output subscriber, so no image subscription'
+        return None
 
     def _declare_parameters(self) -> dict[str, Any]:
         """Declare every parameter; a refused startup value raises StartupError (no traceback)."""
@@ -269,85 +479,87 @@ class SegmentationNode(Node):
             raise StartupError(f'parameter {error}') from error
         return config
 
-    @staticmethod
-    def _image_qos(values: dict[str, Any]) -> QoSProfile:
+    def _image_qos(self) -> QoSProfile:
+        """Sensor-data QoS with image_reliability; qos_overrides.<topic>.subscription.* win."""
         return QoSProfile(history=qos_profile_sensor_data.history,
                           depth=qos_profile_sensor_data.depth,
                           reliability=(ReliabilityPolicy.RELIABLE
-                                       if values['image_reliability'] == 'reliable'
+                                       if self._values['image_reliability'] == 'reliable'
                                        else ReliabilityPolicy.BEST_EFFORT),
                           durability=qos_profile_sensor_data.durability)
 
-    def _subscribe_depth(
+    def _depth_inputs(
             self, values: dict[str, Any]) -> tuple[_StampedMessages, _StampedMessages]:
-        """Cache the depth images and camera infos by stamp; create the 3D publishers."""
+        """The depth image and camera info caches (subscribed while images are)."""
         try:
             import message_filters  # noqa: F401
         except ImportError as error:
             raise StartupError('depth_topic needs message_filters (ros-<distro>-message-filters)'
                                f': {error}') from error
-        image_qos = self._image_qos(values)
-        depth = _StampedMessages(self, Image, values['depth_topic'], image_qos)
-        info = _StampedMessages(self, CameraInfo, values['depth_camera_info_topic']
-                                or sibling_camera_info(values['depth_topic']), image_qos)
-        self._detections_3d_pub = self.create_publisher(Detection3DArray,
-                                                        f'~/{DETECTIONS_3D_TOPIC}', 10)
-        self._markers_pub = self.create_publisher(MarkerArray, f'~/{MARKERS_TOPIC}', 10)
-        self._points_pub = self.create_publisher(PointCloud2, f'~/{POINTS_TOPIC}', 10)
-        self._depth_counts = dict.fromkeys(DEPTH_COUNTERS, 0)
-        return depth, info
+        return (_StampedMessages(self, Image, values['depth_topic']),
+                _StampedMessages(self, CameraInfo, values['depth_camera_info_topic']
+                                 or sibling_camera_info(values['depth_topic'])))
 
-    def _subscribe(self, values: dict[str, Any]) -> None:
+    def _input_source(self, values: dict[str, Any]) -> _Input:
+        """Return the input's message type, converter and topic for input_transport."""
         transport = values['input_transport']
-        qos = self._image_qos(values)
         if transport == 'raw':
-            msg_type, self._convert = Image, self._convert_image
+            msg_type, convert = Image, self._convert_image
         elif transport == 'compressed':
-            msg_type, self._convert = CompressedImage, self._convert_compressed
+            msg_type, convert = CompressedImage, self._convert_compressed
         else:
             try:
                 from hbm_img_msgs.msg import HbmMsg1080P
             except ImportError as error:
                 raise StartupError('input_transport hbmem needs the TROS hbm_img_msgs package '
                                    '(source the TogetheROS.Bot setup)') from error
-            msg_type, self._convert = HbmMsg1080P, self._convert_hbm
-        self._input_topic = self.resolve_topic_name(INPUT_TOPICS[transport])
-        self.create_subscription(msg_type, INPUT_TOPICS[transport], self._on_image, qos)
+            msg_type, convert = HbmMsg1080P, self._convert_hbm
+        relative = INPUT_TOPICS[transport]
+        return _Input(msg_type, convert, relative, self.resolve_topic_name(relative),
+                      int(values['max_image_pixels']), values['hbmem_frame_id'])
 
     def _on_image(self, msg: Any) -> None:
         dropped = self._slot.put(_Frame(msg, time.perf_counter()))
         self._stats.frame_received(dropped)
 
-    def _convert_image(self, msg: Any) -> tuple[SourceImage, Header]:
-        return from_image(msg, self._max_pixels), msg.header
+    def _convert_image(self, msg: Any, source: _Input) -> tuple[SourceImage, Header]:
+        return from_image(msg, source.max_pixels), msg.header
 
-    def _convert_compressed(self, msg: Any) -> tuple[SourceImage, Header]:
-        source = from_compressed(msg, self._max_pixels)
+    def _convert_compressed(self, msg: Any, source: _Input) -> tuple[SourceImage, Header]:
+        image = from_compressed(msg, source.max_pixels)
         mismatch = format_mismatch(msg)
         if mismatch:
             self._warn_throttled(mismatch)
-        return source, msg.header
+        return image, msg.header
 
-    def _convert_hbm(self, msg: Any) -> tuple[SourceImage, Header]:
-        return from_hbm(msg, self._max_pixels), Header(stamp=msg.time_stamp,
-                                                       frame_id=self._values['hbmem_frame_id'])
+    def _convert_hbm(self, msg: Any, source: _Input) -> tuple[SourceImage, Header]:
+        return from_hbm(msg, source.max_pixels), Header(stamp=msg.time_stamp,
+                                                        frame_id=source.hbmem_frame_id)
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         merged = dict(self._values)
+        pipeline, current = self._pipeline, self._config
         for parameter in parameters:
-            problem = validate(parameter.name, parameter.value, self._pipeline.num_classes)
+            if parameter.name not in merged:
+                continue  # qos_overrides.* (read-only, declared by rclpy)
+            problem = (change_refusal(parameter.name, self.get_fully_qualified_name(),
+                                      pipeline is not None and parameter.value
+                                      != self._values[parameter.name])
+                       or validate(parameter.name, parameter.value,
+                                   pipeline.num_classes if pipeline is not None else None))
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
             merged[parameter.name] = parameter.value
         try:
             config = runtime_config(merged)
-            if config.tracking != 'none' and self._config.tracking == 'none':
+            if config.tracking != 'none' and (current is None or current.tracking == 'none'):
                 load_assignment_solver()
         except (ValueError, TrackerUnavailableError) as error:
             return SetParametersResult(successful=False, reason=str(error))
         threshold_changed = merged['conf_threshold'] != self._values['conf_threshold']
         self._values = merged
-        self._config = config  # the worker reads it once per frame
+        if pipeline is not None:
+            self._config = config  # the worker reads it once per frame
         if threshold_changed:
             # Humble has no post-set callback: the worker republishes label_info after this.
             # Signalled after the new values are in place, so the worker never reads old ones.
@@ -355,9 +567,11 @@ class SegmentationNode(Node):
         return SetParametersResult(successful=True)
 
     def _publish_label_info(self) -> None:
-        self._label_info_pub.publish(label_info_msg(
-            self._pipeline.class_names, self._values['conf_threshold'],
-            Header(stamp=self.get_clock().now().to_msg())))
+        pipeline, outputs = self._pipeline, self._outputs
+        if pipeline is not None and outputs is not None:
+            outputs.label_info.publish(label_info_msg(
+                pipeline.class_names, self._values['conf_threshold'],
+                Header(stamp=self.get_clock().now().to_msg())))
 
     def _work(self) -> None:
         while True:
@@ -375,23 +589,28 @@ class SegmentationNode(Node):
                 self._stats.frame_failed()
                 self._error_throttled(f'frame lost: {describe_error(error)}',
                                       traceback.format_exc())
+            finally:
+                self._slot.done()
 
     def _process(self, frame: _Frame) -> None:
         started = time.perf_counter()
-        config = self._config
+        # Configure and cleanup replace these only while no frame is in progress (the
+        # subscription is gone and the slot drained first).
+        pipeline, config, source, publishers = (self._pipeline, self._config, self._input,
+                                                self._outputs)
         try:
-            source, header = self._convert(frame.msg)
+            image, header = source.convert(frame.msg, source)
             converted = time.perf_counter()
             want_overlay = (config.publish_overlay
-                            and self._overlay_pub.get_subscription_count() > 0)
+                            and publishers.overlay.get_subscription_count() > 0)
             stamp_s = stamp_seconds(header)
             if stamp_s is None and config.tracking != 'none':
-                self._warn_throttled(f'frames on {self._input_topic} have no header stamp: '
+                self._warn_throttled(f'frames on {source.topic} have no header stamp: '
                                      'tracked on their receive time (set header.stamp)')
-            outputs = self._pipeline.run(source, config, want_overlay, stamp_s, frame.received_s)
+            outputs = pipeline.run(image, config, want_overlay, stamp_s, frame.received_s)
         except ImageFormatError as error:
             self._stats.frame_bad()
-            self._warn_throttled(f'skipping bad frame on {self._input_topic}: {error}')
+            self._warn_throttled(f'skipping bad frame on {source.topic}: {error}')
             return
         except BackendError as error:
             self._stats.frame_failed()
@@ -399,25 +618,27 @@ class SegmentationNode(Node):
             return
         self._active_tracks = outputs.active_tracks
         publish_started = time.perf_counter()
-        self._detections_pub.publish(detections_msg(outputs.result, header,
-                                                    self._pipeline.class_names,
-                                                    config.class_id_format, outputs.track_ids))
+        publishers.detections.publish(detections_msg(outputs.result, header,
+                                                     pipeline.class_names,
+                                                     config.class_id_format, outputs.track_ids))
         if outputs.labels is not None:
-            self._mask_pub.publish(label_image_msg(outputs.labels, header))
+            publishers.mask.publish(label_image_msg(outputs.labels, header))
         if outputs.overlay_bgr is not None:
-            self._overlay_pub.publish(image_msg(outputs.overlay_bgr, header, 'bgr8'))
+            publishers.overlay.publish(image_msg(outputs.overlay_bgr, header, 'bgr8'))
         published = time.perf_counter()
         stage_s = {'convert': converted - started, **outputs.stage_s,
                    'publish': published - publish_started}
         if self._depth is not None:
-            self._publish_3d(outputs, header, config)
+            self._publish_3d(outputs, header, config, pipeline.class_names, publishers,
+                             source.max_pixels)
             stage_s['depth3d'] = time.perf_counter() - published
         finished = time.perf_counter()
         self._stats.frame_processed(stage_s,
                                     finished - frame.received_s,
                                     with_overlay=outputs.overlay_bgr is not None)
 
-    def _publish_3d(self, outputs: Any, header: Header, config: Any) -> None:
+    def _publish_3d(self, outputs: Any, header: Header, config: Any, names: Sequence[str],
+                    publishers: _Outputs, max_pixels: int) -> None:
         """Pair the frame with depth and camera info by stamp, and publish its 3D outputs."""
         depth_cache, info_cache = self._depth
         counts = self._depth_counts
@@ -436,7 +657,7 @@ class SegmentationNode(Node):
                 f'{"none yet" if latest is None else f"{latest:.3f}"}): no 3D output')
             return
         try:
-            objects = locate_frame(outputs.result, depth_msg, info_msg, self._max_pixels,
+            objects = locate_frame(outputs.result, depth_msg, info_msg, max_pixels,
                                    config.depth)
         except DepthInputError as error:
             counts['frames_depth_bad'] += 1
@@ -450,15 +671,14 @@ class SegmentationNode(Node):
                                  f'{config.depth.min_points} valid samples (0, NaN, or outside '
                                  f'{config.depth.min_m:g}..{config.depth.max_m:g} m)')
         header_3d = Header(stamp=header.stamp, frame_id=depth_msg.header.frame_id)
-        names = self._pipeline.class_names
-        self._detections_3d_pub.publish(detections_3d_msg(
+        publishers.detections_3d.publish(detections_3d_msg(
             objects, outputs.result, header_3d, names, config.class_id_format,
             outputs.track_ids))
-        if self._markers_pub.get_subscription_count() > 0:
-            self._markers_pub.publish(markers_msg(objects, outputs.result, header_3d, names,
-                                                  outputs.track_ids))
-        if self._points_pub.get_subscription_count() > 0:
-            self._points_pub.publish(points_msg(objects, header_3d, outputs.track_ids))
+        if publishers.markers.get_subscription_count() > 0:
+            publishers.markers.publish(markers_msg(objects, outputs.result, header_3d, names,
+                                                   outputs.track_ids))
+        if publishers.points.get_subscription_count() > 0:
+            publishers.points.publish(points_msg(objects, header_3d, outputs.track_ids))
 
     # rclpy fixes a logger call's severity per source line: each severity has its own line.
     def _warn_throttled(self, message: str) -> None:
@@ -488,25 +708,34 @@ class SegmentationNode(Node):
         self._publish_diagnostics()
 
     def _publish_diagnostics(self) -> None:
-        backend = self._pipeline.backend
-        values = {'backend': backend.name, 'runtime_version': backend.runtime_version,
+        pipeline, source, depth = self._pipeline, self._input, self._depth
+        values = {'lifecycle_state': self.state_label,
+                  'subscribed': str(self._image_subscription is not None).lower(),
+                  'lazy': str(self._values['lazy']).lower(),
                   'tracking': str(self._values['tracking']),
                   'active_tracks': str(self._active_tracks),
-                  'model': str(self._values['model_path']),
-                  'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
-                                 f'{backend.input_format}',
-                  'input_topic': self._input_topic}
-        if self._depth is not None:
-            values['depth_topic'] = self._depth[0].topic
-            values['depth_camera_info_topic'] = self._depth[1].topic
+                  'model': str(self._values['model_path'])}
+        hardware_id = str(self._values['backend'])
+        if pipeline is not None:
+            backend = pipeline.backend
+            hardware_id = backend.name
+            values.update({'backend': backend.name, 'runtime_version': backend.runtime_version,
+                           'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
+                                          f'{backend.input_format}'})
+        if source is not None:
+            values['input_topic'] = source.topic
+        if depth is not None:
+            values['depth_topic'] = depth[0].topic
+            values['depth_camera_info_topic'] = depth[1].topic
             values.update({name: str(count) for name, count in self._depth_counts.items()})
         self._diagnostics_pub.publish(diagnostics_msg(
             self._stats.snapshot(), f'{self.get_fully_qualified_name()}: segmentation',
-            backend.name, values, self.get_clock().now().to_msg(),
-            error=self.failure or self.check_worker()))
+            hardware_id, values, self.get_clock().now().to_msg(),
+            error=self.failure or self.check_worker(), idle=self._idle_reason()))
 
     def _log_summary(self) -> None:
-        self.get_logger().info(self._stats.snapshot().summary())
+        if self._idle_reason() is None:  # idle on purpose: nothing new to say
+            self.get_logger().info(self._stats.snapshot().summary())
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop the worker after its current frame, waiting at most timeout_s for it."""
@@ -534,12 +763,21 @@ class _StopRequest:
 
 def main(args: Optional[list[str]] = None,
          backend_factory: BackendFactory = create_backend) -> int:
-    """Run the node until SIGINT/SIGTERM; returns 1 when it cannot start or its worker fails."""
+    """
+    Run the node until SIGINT/SIGTERM or the lifecycle shutdown transition.
+
+    Returns 1 when it cannot start (autostart) or its worker fails, else 0.
+    """
     stop = _StopRequest()  # before anything slow, so an early signal is a clean stop too
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         node = SegmentationNode(backend_factory, sys.argv if args is None else args)
+        if node.get_parameter('autostart').value and not node.autostart():
+            reason = node.configure_error or f'autostart ended in {node.state_label}'
+            node.stop(timeout_s=1.0)
+            node.destroy_node()
+            raise StartupError(reason)
     except StartupError as error:
         logger.fatal(f'cannot start: {error}')
         rclpy.try_shutdown()
@@ -548,7 +786,7 @@ def main(args: Optional[list[str]] = None,
     executor.add_node(node)
     failure = None
     try:
-        while not stop.requested.is_set() and failure is None:
+        while not stop.requested.is_set() and failure is None and not node.finalized:
             executor.spin_once(timeout_sec=0.1)
             failure = node.check_worker()
         if failure is not None:

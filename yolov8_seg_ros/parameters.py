@@ -41,6 +41,9 @@ MASK_OUTPUTS = ('instance', 'class', 'none')
 CLASS_ID_FORMATS = ('id', 'name')
 PROVIDER_NAMES = ('cpu', 'cuda', 'tensorrt')
 ALL_CLASSES = -1
+# When a parameter's new value takes effect: now (the next frame), at the next lifecycle
+# configure (it can change only while the node is unconfigured), or at startup only.
+APPLIES = ('now', 'configure', 'startup')
 
 Value = Union[bool, int, float, str, list]
 
@@ -52,9 +55,14 @@ class ParamSpec:
     name: str
     default: Value
     description: str
-    read_only: bool = False
+    applies: str = 'now'  # one of APPLIES: when a new value takes effect
     choices: tuple[str, ...] = ()
     value_range: Optional[tuple[float, float]] = None
+
+    @property
+    def read_only(self) -> bool:
+        """Return True when the value cannot change while the node processes images."""
+        return self.applies != 'now'
 
 
 # The decoder's and the tracker's defaults are their parameters' defaults.
@@ -63,32 +71,37 @@ _TRACKER = TrackerConfig()
 _DEPTH = Depth3DConfig()
 
 PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec('autostart', True, 'Configure and activate at startup (as a plain node); false: '
+              'wait unconfigured for a lifecycle manager or `ros2 lifecycle set`',
+              applies='startup'),
+    ParamSpec('lazy', False, 'Hold no image (or depth) subscription while nothing subscribes '
+              'to an output; the first subscriber brings it back within half a second'),
     ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
-              'with the split-head YOLOv8-seg or YOLO11-seg outputs', read_only=True),
+              'with the split-head YOLOv8-seg or YOLO11-seg outputs', applies='configure'),
     ParamSpec('backend', 'auto', 'Inference backend; auto: .onnx -> onnxruntime, .bin -> '
               'hbm_runtime (RDK OS >= 3.5), else hobot_dnn (pyeasy_dnn)',
-              read_only=True, choices=BACKEND_NAMES),
+              applies='configure', choices=BACKEND_NAMES),
     ParamSpec('input_transport', 'raw', 'raw: sensor_msgs/Image on {raw}; compressed: '
               'sensor_msgs/CompressedImage (jpeg, png) on {compressed}; hbmem: TROS '
-              'hbm_img_msgs/HbmMsg1080P on {hbmem}'.format(**INPUT_TOPICS), read_only=True,
+              'hbm_img_msgs/HbmMsg1080P on {hbmem}'.format(**INPUT_TOPICS), applies='configure',
               choices=INPUT_TRANSPORTS),
     ParamSpec('image_reliability', 'best_effort', 'Reliability of the image subscription; '
-              'best_effort also receives reliable publishers', read_only=True,
+              'best_effort also receives reliable publishers', applies='configure',
               choices=RELIABILITIES),
     ParamSpec('hbmem_frame_id', 'default_cam', 'frame_id of the outputs for hbmem input '
-              '(HbmMsg1080P carries a stamp but no frame_id)', read_only=True),
+              '(HbmMsg1080P carries a stamp but no frame_id)', applies='configure'),
     ParamSpec('resize_mode', 'letterbox', 'How frames are fitted to the model input: '
               'letterbox (keep aspect, pad 127) or stretch; must match how the model was '
-              'trained and calibrated', read_only=True, choices=RESIZE_MODES),
+              'trained and calibrated', applies='configure', choices=RESIZE_MODES),
     ParamSpec('class_names', [''], "Class names in model order; [''] means: read "
-              'class_names_file', read_only=True),
+              'class_names_file', applies='configure'),
     ParamSpec('class_names_file', '', 'Text file with one class name per line; empty: the '
-              "package's config/coco80_class_names.txt", read_only=True),
+              "package's config/coco80_class_names.txt", applies='configure'),
     ParamSpec('num_threads', 0, 'ONNX Runtime intra-op threads (0: its default)',
-              read_only=True, value_range=(0, 256)),
+              applies='configure', value_range=(0, 256)),
     ParamSpec('onnx_providers', ['cpu'], 'ONNX Runtime execution providers in order of '
               f'preference, from {PROVIDER_NAMES}; unavailable ones fall back to the CPU',
-              read_only=True),
+              applies='configure'),
     ParamSpec('conf_threshold', _DECODE.conf_threshold, 'Minimum class score of a published '
               'detection', value_range=DECODE_RANGES['conf_threshold']),
     ParamSpec('iou_threshold', _DECODE.iou_threshold, 'NMS IoU threshold',
@@ -130,20 +143,20 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               value_range=TRACKING_RANGES['track_low_score']),
     ParamSpec('max_image_pixels', 8192 * 8192, 'Largest frame accepted (width x height); '
               'checked from the message fields or the compressed header before any decoding',
-              read_only=True, value_range=(1, 2 ** 31 - 1)),
+              applies='configure', value_range=(1, 2 ** 31 - 1)),
     ParamSpec('worker_stall_timeout', 10.0, 'Seconds a received frame may wait with no frame '
               'finished: then /diagnostics reports ERROR and the node exits with code 1',
-              read_only=True, value_range=(1.0, 3600.0)),
+              applies='startup', value_range=(1.0, 3600.0)),
     ParamSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages',
-              read_only=True, value_range=(0.1, 60.0)),
+              applies='startup', value_range=(0.1, 60.0)),
     ParamSpec('log_summary_period', 5.0, 'Seconds between one-line log summaries (0: off)',
-              read_only=True, value_range=(0.0, 3600.0)),
+              applies='startup', value_range=(0.0, 3600.0)),
     ParamSpec('depth_topic', '', 'Aligned depth image (sensor_msgs/Image 16UC1 mm or 32FC1 m, '
               'registered to the colour image, possibly at another resolution); empty: no 3D '
-              'outputs and nothing subscribed', read_only=True),
+              'outputs and nothing subscribed', applies='configure'),
     ParamSpec('depth_camera_info_topic', '', "The depth image's sensor_msgs/CameraInfo; "
               'empty: camera_info beside depth_topic (image_transport convention)',
-              read_only=True),
+              applies='configure'),
     ParamSpec('depth_max_stamp_diff', 0.02, 'Seconds between a colour frame and the depth '
               'frame (and camera info) paired with it; frames without one get no 3D output',
               value_range=(0.0, 1.0)),
@@ -183,6 +196,20 @@ class RuntimeConfig:
     with_3d: bool  # depth_topic is set: masks are needed for the 3D step
     depth: Depth3DConfig
     depth_max_stamp_diff_s: float
+
+
+def change_refusal(name: str, node_fqn: str, configured: bool) -> Optional[str]:
+    """Return why parameter name cannot change in the node's lifecycle state now, or None."""
+    spec = SPECS.get(name)
+    if spec is None or spec.applies == 'now':
+        return None
+    if spec.applies == 'startup':
+        return f'{name} is read at startup only: restart the node to change it'
+    if configured:
+        return (f'{name} takes effect at configure: change it while {node_fqn} is unconfigured '
+                f'(ros2 lifecycle set {node_fqn} deactivate, then cleanup; set it; then '
+                'configure and activate)')
+    return None
 
 
 def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Optional[str]:

@@ -38,12 +38,14 @@ class LatestFrameSlot(Generic[Item]):
     A one-item hand-over from the executor to the worker: put() replaces a frame not yet taken.
 
     So the worker always gets the newest frame and nothing queues up when inference is slow.
+    The worker calls done() after each item it took, so drain() can wait for it to finish.
     """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._item: Optional[Item] = None
         self._closed = False
+        self._busy = False  # an item was taken and done() not yet called
 
     def put(self, item: Item) -> bool:
         """Store item; returns True when it replaced (dropped) a frame that was never taken."""
@@ -57,10 +59,29 @@ class LatestFrameSlot(Generic[Item]):
         """Wait for and remove the newest item; None once closed (or after timeout_s)."""
         with self._condition:
             self._condition.wait_for(lambda: self._item is not None or self._closed, timeout_s)
-            if self._closed:
+            if self._closed or self._item is None:
                 return None
             item, self._item = self._item, None
+            self._busy = True
             return item
+
+    def done(self) -> None:
+        """Say that the item last taken is finished (published, skipped or failed)."""
+        with self._condition:
+            self._busy = False
+            self._condition.notify_all()
+
+    def drain(self, timeout_s: float) -> tuple[bool, bool]:
+        """
+        Remove a waiting item and wait up to timeout_s for the one being worked on to finish.
+
+        Returns (whether an untaken item was dropped, whether the worker is idle now).
+        """
+        with self._condition:
+            dropped = self._item is not None
+            self._item = None
+            idle = self._condition.wait_for(lambda: not self._busy, timeout_s)
+            return dropped, idle
 
     @property
     def closed(self) -> bool:
@@ -142,6 +163,12 @@ class PipelineStats:
         self._waiting_since = None
         if self.processed + self.dropped + self.bad + self.failed < self.received:
             self._waiting_since = self._clock()  # newer frames wait from now on
+
+    def frame_dropped(self) -> None:
+        """Count a frame that waited and was never processed (its subscription was dropped)."""
+        with self._lock:
+            self.dropped += 1
+            self._finished()
 
     def frame_bad(self) -> None:
         """Count a frame skipped because its data could not be used."""

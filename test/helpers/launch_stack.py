@@ -40,15 +40,16 @@ def ros2_cli(*arguments: str, until: str = '', timeout_s: float = 20.0) -> str:
     """
     deadline = time.monotonic() + timeout_s
     # Without the daemon each call discovers the graph anew; `ros2 param` gives the node 1 s to
-    # appear by default, too short on a loaded machine (it then says 'Node not found').
-    wait = ['--timeout', '10'] if arguments[0] == 'param' else []
+    # appear by default, too short on a loaded machine (it then says 'Node not found'), and
+    # `ros2 lifecycle` waits 0.5 s for discovery.
+    wait = {'param': ['--timeout', '10'], 'lifecycle': ['--spin-time', '1.5']}.get(arguments[0], [])
     while True:
         result = subprocess.run(['ros2', *arguments, *wait, '--no-daemon'], capture_output=True,
-                                text=True, timeout=timeout_s)
+                                text=True, timeout=timeout_s + 10)
         output = result.stdout + result.stderr
-        if (result.returncode == 0 and until in output) or time.monotonic() > deadline:
-            assert result.returncode == 0 and until in output, \
-                f'ros2 {" ".join(arguments)} -> {result.returncode}:\n{output}'
+        done = result.returncode == 0 and until in output
+        if done or time.monotonic() > deadline:
+            assert done, f'ros2 {" ".join(arguments)} -> {result.returncode}:\n{output}'
             return output
         time.sleep(0.5)
 
