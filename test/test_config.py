@@ -22,9 +22,12 @@ import subprocess
 import sys
 
 from helpers.models import ROOT
+import pytest
 import yaml
-from yolov8_seg_ros.launch_support import (input_remappings, PARAMETER_ARGUMENTS,
-                                           parameter_overrides, rviz_config_for)
+from yolov8_seg_ros.launch_support import (Camera, camera_overrides, CameraListError,
+                                           cameras_from, input_remappings,
+                                           PARAMETER_ARGUMENTS, parameter_overrides,
+                                           rviz_config_for)
 from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
 from yolov8_seg_ros.parameters import PARAMETERS, SPECS
 
@@ -111,3 +114,58 @@ def test_missing_launch_ros_skips_only_the_launch_tests(tmp_path):
     assert 'passed' in summary and '2 skipped' in summary, result.stdout
     assert 'SKIPPED [2]' in result.stdout, result.stdout
     assert 'launch_testing are not importable here' in result.stdout
+
+
+def test_cameras_become_one_node_each_in_its_own_namespace(tmp_path):
+    # No list: the one node of the single-camera arguments, as before.
+    assert cameras_from('', '', '') == [Camera('/', '')]
+    assert cameras_from('', 'robot', '/cam/image_raw') == [Camera('/robot', '/cam/image_raw')]
+    # A comma list: namespaces (under `namespace`), each reading its relative input topic.
+    assert cameras_from('front, rear', '', '') == [Camera('/front'), Camera('/rear')]
+    assert cameras_from('front,rear', 'robot', 'color/image_raw') == [
+        Camera('/robot/front', 'color/image_raw'), Camera('/robot/rear', 'color/image_raw')]
+    # A YAML file: namespace, image topic, transport and depth per camera.
+    listing = tmp_path / 'cameras.yaml'
+    listing.write_text('cameras:\n'
+                       '  - {namespace: left, image_topic: /stereo/left/image_rect}\n'
+                       '  - {namespace: arm, input_transport: compressed,\n'
+                       '     depth_topic: /arm/depth/image_raw}\n')
+    left, arm = cameras_from(str(listing), '', '')
+    assert left == Camera('/left', '/stereo/left/image_rect')
+    assert arm == Camera('/arm', '', 'compressed', '/arm/depth/image_raw')
+    shared = {'model_path': 'm.onnx', 'input_transport': 'raw', 'lazy': 'true'}
+    assert camera_overrides(shared, arm) == {'model_path': 'm.onnx', 'lazy': True,
+                                             'input_transport': 'compressed',
+                                             'depth_topic': '/arm/depth/image_raw'}
+    assert camera_overrides(shared, left)['input_transport'] == 'raw'
+
+
+@pytest.mark.parametrize('cameras, image_topic, reason', [
+    ('front,front', '', 'two cameras have the namespace /front'),
+    ('front,rear', '/one/image_raw', 'two cameras have the image topic /one/image_raw'),
+    ('front,2nd', '', "camera 2: namespace '2nd' is not a ROS name"),
+    (' , ', '', 'names no camera'),
+])
+def test_camera_lists_that_cannot_work_are_refused_with_the_reason(cameras, image_topic,
+                                                                   reason):
+    with pytest.raises(CameraListError, match=reason):
+        cameras_from(cameras, '', image_topic)
+
+
+def test_a_camera_file_with_unknown_keys_or_transports_is_refused(tmp_path):
+    listing = tmp_path / 'cameras.yaml'
+    listing.write_text('cameras:\n  - {namespace: a, topic: /x}\n')
+    with pytest.raises(CameraListError, match=r"unknown key\(s\) \['topic'\]"):
+        cameras_from(str(listing), '', '')
+    listing.write_text('cameras:\n  - {namespace: a, input_transport: h264}\n')
+    with pytest.raises(CameraListError, match="input_transport 'h264'"):
+        cameras_from(str(listing), '', '')
+    with pytest.raises(CameraListError, match=r'cameras file .*missing\.yaml'):
+        cameras_from(str(tmp_path / 'missing.yaml'), '', '')
+
+
+def test_bool_launch_arguments_become_bool_parameters():
+    assert parameter_overrides({'autostart': 'False', 'lazy': 'true'}) == \
+        {'autostart': False, 'lazy': True}
+    with pytest.raises(ValueError, match='autostart:=maybe: expected true or false'):
+        parameter_overrides({'autostart': 'maybe'})

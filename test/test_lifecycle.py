@@ -41,7 +41,7 @@ SHAPES_PARAMS = {'model_path': SHAPES_ONNX, 'class_names_file': SHAPES_NAMES}
 
 
 def recorded(tmp_path, encoding: str, count: int = 4):
-    """Recorded frames (raw CDR) of the shapes scenes, stamped stamp_of(index)."""
+    """Return recorded frames (raw CDR) of the shapes scenes, stamped stamp_of(index)."""
     return list(read_bag(write_scene_bag(tmp_path / f'bag_{encoding}',
                                          scenes((640, 480), count=count)[:count], encoding)))
 
@@ -193,13 +193,25 @@ def test_a_qos_override_from_a_params_file_reaches_a_best_effort_camera(tmp_path
     try:
         with ros_graph('qos_client') as graph:
             client = NodeClient(graph, node, 'image_raw', IMAGE, reliable_input=False)
-            client.wait_ready()
+            client.wait_ready()  # autostart (the default): configured and active by itself
             assert stamp_from(client.send_and_wait(frames[0]).header) == stamp_of(0)
+            assert client.wait_counter('frames_processed', 1)['lifecycle_state'] == 'active'
         dumped = ros2_cli('param', 'get', node.fqn,
                           'qos_overrides./qos/image_raw.subscription.reliability',
                           until='best_effort')
         assert 'best_effort' in dumped
         assert node.stop(signal.SIGINT) == 0
+    finally:
+        node.close()
+
+
+def test_shutdown_from_unconfigured_ends_the_process_with_exit_0():
+    node = NodeProcess('/unused', {**SHAPES_PARAMS, 'autostart': False})
+    try:
+        assert state_of(node.fqn) == 'unconfigured'
+        lifecycle(node.fqn, 'shutdown')
+        assert node.wait_exit(30.0) == 0, node.output()
+        assert 'Traceback' not in node.output()
     finally:
         node.close()
 

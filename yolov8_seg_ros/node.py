@@ -256,6 +256,8 @@ class SegmentationNode(LifecycleNode):
         self._active = False
         self._image_subscription: Any = None
         self.finalized = False  # shutdown ran: the process ends
+        # The primary state after each transition callback (rclpy has no public getter).
+        self._state = 'unconfigured'
         self._active_tracks = 0  # after the last processed frame
         self._stall_timeout_s = float(values['worker_stall_timeout'])
         self._throttle = KindThrottle(period_s=5.0)
@@ -279,7 +281,7 @@ class SegmentationNode(LifecycleNode):
     @property
     def state_label(self) -> str:
         """Return the lifecycle state: unconfigured, inactive, active or finalized."""
-        return str(self._state_machine.current_state[1])
+        return self._state
 
     def autostart(self) -> bool:
         """Configure and activate (autostart); False with configure_error set when it fails."""
@@ -307,6 +309,7 @@ class SegmentationNode(LifecycleNode):
         self.configure_error = None
         self._pipeline, self._config, self._input, self._depth = pipeline, config, source, depth
         self._outputs = _Outputs(self, with_3d=depth is not None)
+        self._state = 'inactive'
         self._publish_label_info()
         backend = pipeline.backend
         self.get_logger().info(
@@ -320,6 +323,7 @@ class SegmentationNode(LifecycleNode):
         """Enable the outputs and subscribe to the images (lazy: once someone listens)."""
         result = super().on_activate(state)
         self._active = True
+        self._state = 'active'
         self._update_subscriptions()
         idle = self._idle_reason()
         self.get_logger().info(idle or f'active: listening on {self._input.topic}')
@@ -329,12 +333,14 @@ class SegmentationNode(LifecycleNode):
         """Unsubscribe and let the frame in progress finish; the model stays loaded."""
         self._active = False
         self._unsubscribe()
+        self._state = 'inactive'
         self.get_logger().info('inactive: image subscription dropped, model kept')
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Destroy the outputs and unload the model."""
         self._release()
+        self._state = 'unconfigured'
         self.get_logger().info('unconfigured: model unloaded')
         return TransitionCallbackReturn.SUCCESS
 
@@ -343,6 +349,7 @@ class SegmentationNode(LifecycleNode):
         self._active = False
         self._unsubscribe()
         self._release()
+        self._state = 'finalized'
         self.finalized = True
         return TransitionCallbackReturn.SUCCESS
 
@@ -351,6 +358,7 @@ class SegmentationNode(LifecycleNode):
         self._active = False
         self._unsubscribe()
         self._release()
+        self._state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
 
     def _release(self) -> None:
@@ -490,7 +498,7 @@ class SegmentationNode(LifecycleNode):
 
     def _depth_inputs(
             self, values: dict[str, Any]) -> tuple[_StampedMessages, _StampedMessages]:
-        """The depth image and camera info caches (subscribed while images are)."""
+        """Return the depth image and camera info caches (subscribed while images are)."""
         try:
             import message_filters  # noqa: F401
         except ImportError as error:

@@ -240,6 +240,12 @@ def bench_node_stage(results: dict[str, float], runs: int) -> None:
     bench_node(results, runs, heads)
 
 
+def bench_idle_cpu_stage(results: dict[str, float], runs: int) -> None:
+    """CPU of the node process active, deactivated and lazy under a 30 fps 1080p camera."""
+    from idle_cpu import bench_idle_cpu
+    bench_idle_cpu(results)
+
+
 def moving_boxes(count: int, frames: int, seed: int = 0) -> list[np.ndarray]:
     """Boxes (20-120 px) crossing a 1080p frame at up to 8 px per frame, with jitter."""
     rng = np.random.default_rng(seed)
@@ -281,7 +287,7 @@ def bench_tracking(results: dict[str, float], runs: int) -> None:
 
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
           'inference': bench_inference, 'tracking': bench_tracking, 'depth3d': bench_depth3d,
-          'node': bench_node_stage}
+          'node': bench_node_stage, 'idle_cpu': bench_idle_cpu_stage}
 
 
 def main() -> None:
