@@ -346,20 +346,20 @@ class SegmentationNode(LifecycleNode):
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """From any state: unsubscribe, unload, and let the process end (exit code 0)."""
-        self._active = False
-        self._unsubscribe()
-        self._release()
-        self._state = 'finalized'
+        self._stop_everything('finalized')
         self.finalized = True
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release everything: the node goes back to unconfigured."""
+        self._stop_everything('unconfigured')
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop_everything(self, next_state: str) -> None:
         self._active = False
         self._unsubscribe()
         self._release()
-        self._state = 'unconfigured'
-        return TransitionCallbackReturn.SUCCESS
+        self._state = next_state
 
     def _release(self) -> None:
         if self._outputs is not None:

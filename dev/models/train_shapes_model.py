@@ -71,20 +71,36 @@ def main() -> None:
     parser.add_argument('--num-train', type=int, default=SETTINGS['num_train'])
     parser.add_argument('--weights-out', type=Path,
                         default=Path('test/fixtures/models/shapes_seg_320.pt'))
+    parser.add_argument('--finetune-from', type=Path, default=None,
+                        help='start from these weights (lower learning rate, no warm-up)')
+    parser.add_argument('--overlapping-fraction', type=float, default=0.0,
+                        help='fraction of the scenes with overlapping shapes')
+    parser.add_argument('--dataset-seed', type=int, default=SETTINGS['dataset_seed'])
     args = parser.parse_args()
 
     from ultralytics import YOLO  # heavy, training only
 
     started = time.monotonic()
     data_yaml = write_yolo_dataset(args.out / 'dataset', args.num_train, SETTINGS['num_val'],
-                                   SETTINGS['dataset_seed'])
+                                   args.dataset_seed,
+                                   overlapping_fraction=args.overlapping_fraction)
     print(f'dataset written in {time.monotonic() - started:.1f} s')
-    model = YOLO(str(model_config(args.arch, args.out)), task='segment')
+    finetune = {}
+    if args.finetune_from is not None:
+        # A copy: ultralytics writes beside the weights it loads.
+        start = args.out / 'start.pt'
+        args.out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(args.finetune_from, start)
+        model = YOLO(str(start), task='segment')
+        finetune = {'lr0': 0.002, 'warmup_epochs': 0.0, 'pretrained': str(start)}
+    else:
+        model = YOLO(str(model_config(args.arch, args.out)), task='segment')
     model.train(data=str(data_yaml), imgsz=SETTINGS['imgsz'], epochs=args.epochs,
                 batch=SETTINGS['batch'], seed=SETTINGS['seed'], deterministic=True,
                 device='cpu', workers=2, cache='ram', val=False, plots=False,
-                project=str(args.out.resolve()), name='run', exist_ok=True, pretrained=False,
-                amp=False, close_mosaic=max(1, args.epochs // 5), verbose=False)
+                project=str(args.out.resolve()), name='run', exist_ok=True,
+                amp=False, close_mosaic=max(1, args.epochs // 5), verbose=False,
+                **{'pretrained': False, **finetune})
     best = args.out / 'run' / 'weights' / 'last.pt'
     args.weights_out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best, args.weights_out)

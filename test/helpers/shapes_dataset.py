@@ -98,32 +98,49 @@ def _shape_mask(rng: np.random.Generator, class_id: int, width: int, height: int
 def generate_scene(rng: np.random.Generator, width: int = 640, height: int = 480,
                    num_shapes: tuple[int, int] = (2, 6),
                    radius_range: tuple[float, float] = (0.05, 0.16),
-                   backdrop_bgr: Optional[np.ndarray] = None) -> ShapeScene:
-    """Draw non-overlapping shapes on a background; radii are fractions of the shorter side."""
+                   backdrop_bgr: Optional[np.ndarray] = None,
+                   overlapping: bool = False) -> ShapeScene:
+    """
+    Draw shapes on a background; radii are fractions of the shorter side.
+
+    Apart by default; overlapping: each later shape covers 10-45 % of itself over earlier ones,
+    which keep their visible part (dropped below a quarter of their shape).
+    """
     image = _background(rng, width, height, backdrop_bgr)
     occupied = np.zeros((height, width), dtype=bool)
-    instances: list[ShapeInstance] = []
+    shapes: list[tuple[int, np.ndarray, np.ndarray]] = []  # class, whole shape, visible part
     wanted = int(rng.integers(num_shapes[0], num_shapes[1] + 1))
     short_side = min(width, height)
-    for _ in range(wanted * 20):
-        if len(instances) == wanted:
+    for _ in range(wanted * (30 if overlapping else 20)):
+        if len(shapes) == wanted:
             break
         class_id = int(rng.integers(0, len(SHAPE_CLASS_NAMES)))
         radius = rng.uniform(*radius_range) * short_side
         cx = rng.uniform(radius, width - radius)
         cy = rng.uniform(radius, height - radius)
         mask = _shape_mask(rng, class_id, width, height, cx, cy, radius)
-        grown = cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
-        if not mask.any() or (grown & occupied).any():
+        if not mask.any():
+            continue
+        if overlapping:
+            overlap = (mask & occupied).sum() / mask.sum()
+            if shapes and not 0.1 < overlap < 0.45:
+                continue
+        elif (cv2.dilate(mask.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+              & occupied).any():
             continue
         local_mean = image[mask].mean(axis=0)
         color = rng.uniform(0, 255, size=3)
         while np.abs(color - local_mean).sum() < 180:
             color = rng.uniform(0, 255, size=3)
         image[mask] = color.astype(np.uint8)
+        if overlapping:
+            for _, _, visible in shapes:
+                visible &= ~mask
         occupied |= mask
-        instances.append(ShapeInstance(class_id, mask))
-    return ShapeScene(image, tuple(instances))
+        shapes.append((class_id, mask, mask.copy() if overlapping else mask))
+    return ShapeScene(image, tuple(ShapeInstance(class_id, visible)
+                                   for class_id, whole, visible in shapes
+                                   if visible.sum() >= 0.25 * whole.sum()))
 
 
 def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
@@ -136,14 +153,21 @@ def mask_to_polygon(mask: np.ndarray) -> np.ndarray:
 
 def write_yolo_dataset(root: Path, num_train: int, num_val: int, seed: int,
                        width: int = 640, height: int = 480,
-                       class_names: Sequence[str] = SHAPE_CLASS_NAMES) -> Path:
-    """Write an ultralytics segmentation dataset (images, polygon labels, data.yaml)."""
+                       class_names: Sequence[str] = SHAPE_CLASS_NAMES,
+                       overlapping_fraction: float = 0.0) -> Path:
+    """
+    Write an ultralytics segmentation dataset (images, polygon labels, data.yaml).
+
+    overlapping_fraction of the scenes (chosen by their own generator) have overlapping shapes.
+    """
     rng = np.random.default_rng(seed)
+    choose = np.random.default_rng(seed + 1)
     for split, count in (('train', num_train), ('val', num_val)):
         (root / 'images' / split).mkdir(parents=True, exist_ok=True)
         (root / 'labels' / split).mkdir(parents=True, exist_ok=True)
         for index in range(count):
-            scene = generate_scene(rng, width, height)
+            overlapping = overlapping_fraction > 0 and choose.random() < overlapping_fraction
+            scene = generate_scene(rng, width, height, overlapping=overlapping)
             stem = f'{split}_{index:05d}'
             cv2.imwrite(str(root / 'images' / split / f'{stem}.png'), scene.image_bgr)
             lines = []
