@@ -48,6 +48,12 @@ def stamp_at(seconds: float) -> tuple[int, int]:
     return whole, int(round((seconds - whole) * 1e9))
 
 
+def write_in_order(path, messages):
+    """Write a bag whose messages keep the given order (log times 1 us apart)."""
+    return write_bag(path, [BagMessage(m.topic, m.msgtype, m.msg, 1000 * i)
+                            for i, m in enumerate(messages)])
+
+
 def replay(client, graph, node, messages):
     """Publish depth and camera info ahead of their colour frame; wait for each frame's 2D."""
     publishers = {topic: graph.node.create_publisher(message_class(kind),
@@ -89,8 +95,7 @@ def test_bag_with_depth_gives_3d_detections_joined_to_the_2d_ones_by_id(tmp_path
     # Frame 2's depth never came; frame 4's depth and info arrive before frame 3's.
     messages = [info0, depth0, image0, info1, depth1, image1, info2, image2,
                 info4, depth4, info3, depth3, image3, image4]
-    bag = write_bag(tmp_path / 'bag', [BagMessage(m.topic, m.msgtype, m.msg, 1000 * i)
-                                       for i, m in enumerate(messages)])
+    bag = write_in_order(tmp_path / 'bag', messages)
     node = NodeProcess('/depth3d', PARAMS)
     try:
         with ros_graph('depth3d_client') as graph:
@@ -184,8 +189,7 @@ def test_bad_depth_inputs_are_skipped_with_one_warning_each_and_2d_goes_on(tmp_p
                      BagMessage(DEPTH_TOPIC, IMAGE, make_depth(stamp), 0),
                      BagMessage('image_raw', IMAGE,
                                 image_from_bgr(store, scene.image_bgr, 'bgr8', stamp), 0)]
-    bag = write_bag(tmp_path / 'bag', [BagMessage(m.topic, m.msgtype, m.msg, 1000 * i)
-                                       for i, m in enumerate(messages)])
+    bag = write_in_order(tmp_path / 'bag', messages)
     node = NodeProcess('/depth3d_bad', PARAMS)
     try:
         with ros_graph('depth3d_bad_client') as graph:

@@ -252,10 +252,7 @@ class SegmentationNode(LifecycleNode):
         self._depth: Optional[tuple[_StampedMessages, _StampedMessages]] = None
         self.configure_error: Optional[str] = None  # why the last configure failed
         self._quiet_configure = False  # autostart: main() prints the reason once, as FATAL
-        # Set by activate, cleared by deactivate; subscribed: the image subscription exists.
-        self._active = False
-        self._image_subscription: Any = None
-        self.finalized = False  # shutdown ran: the process ends
+        self._image_subscription: Any = None  # held while active (lazy: while listened to)
         # The primary state after each transition callback (rclpy has no public getter).
         self._state = 'unconfigured'
         self._active_tracks = 0  # after the last processed frame
@@ -282,6 +279,11 @@ class SegmentationNode(LifecycleNode):
     def state_label(self) -> str:
         """Return the lifecycle state: unconfigured, inactive, active or finalized."""
         return self._state
+
+    @property
+    def finalized(self) -> bool:
+        """Return True once shutdown ran: the process ends."""
+        return self._state == 'finalized'
 
     def autostart(self) -> bool:
         """Configure and activate (autostart); False with configure_error set when it fails."""
@@ -322,7 +324,6 @@ class SegmentationNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Enable the outputs and subscribe to the images (lazy: once someone listens)."""
         result = super().on_activate(state)
-        self._active = True
         self._state = 'active'
         self._update_subscriptions()
         idle = self._idle_reason()
@@ -331,9 +332,8 @@ class SegmentationNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and let the frame in progress finish; the model stays loaded."""
-        self._active = False
-        self._unsubscribe()
         self._state = 'inactive'
+        self._unsubscribe()
         self.get_logger().info('inactive: image subscription dropped, model kept')
         return super().on_deactivate(state)
 
@@ -347,7 +347,6 @@ class SegmentationNode(LifecycleNode):
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """From any state: unsubscribe, unload, and let the process end (exit code 0)."""
         self._stop_everything('finalized')
-        self.finalized = True
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -356,36 +355,32 @@ class SegmentationNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_everything(self, next_state: str) -> None:
-        self._active = False
+        self._state = next_state
         self._unsubscribe()
         self._release()
-        self._state = next_state
 
     def _release(self) -> None:
         if self._outputs is not None:
-            self._outputs.destroy(self)
-        if self._depth is not None:
-            for cache in self._depth:
-                cache.unsubscribe()
+            self._outputs.destroy(self)  # the subscriptions went in deactivate or shutdown
         self._outputs = self._input = self._depth = None
         self._pipeline = self._config = None
 
     # Subscriptions: held while active, and (lazy) while someone subscribes to an output.
     def _wants_images(self) -> bool:
-        if not self._active or self._outputs is None:
+        if self._state != 'active' or self._outputs is None:
             return False
         return not self._values['lazy'] or self._outputs.subscribed()
 
     def _update_subscriptions(self) -> None:
         wanted = self._wants_images()
         if wanted and self._image_subscription is None:
-            source = self._input
+            source, qos = self._input, self._image_qos()
             self._image_subscription = self.create_subscription(
-                source.msg_type, source.relative_topic, self._on_image, self._image_qos(),
+                source.msg_type, source.relative_topic, self._on_image, qos,
                 qos_overriding_options=QoSOverridingOptions.with_default_policies())
             if self._depth is not None:
                 for cache in self._depth:
-                    cache.subscribe(self, self._image_qos())
+                    cache.subscribe(self, qos)
         elif not wanted and self._image_subscription is not None:
             self._unsubscribe()
 

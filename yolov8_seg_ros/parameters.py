@@ -59,11 +59,6 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     value_range: Optional[tuple[float, float]] = None
 
-    @property
-    def read_only(self) -> bool:
-        """Return True when the value cannot change while the node processes images."""
-        return self.applies != 'now'
-
 
 # The decoder's and the tracker's defaults are their parameters' defaults.
 _DECODE = DecodeConfig()
