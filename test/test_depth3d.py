@@ -16,8 +16,9 @@
 3D from depth (yolov8_seg_ros.depth) on rendered ground truth, without ROS.
 
 Scenes from test/helpers/depth_scenes.py (flat shapes at 0.5-8 m before a wall and a floor,
-some tilted, some overlapping), detected by the trained shapes model through the node's own
-pipeline; depth exact or with the stereo/ToF noise model, at full and at half resolution.
+some tilted, some overlapping), detected through the node's own pipeline by the shapes model
+fine-tuned on overlapping shapes (shapes_seg_320_overlap); depth exact or with the stereo/ToF
+noise model, at full and at half resolution.
 The peers' box-median method runs on the same scenes as the baseline.
 """
 
@@ -29,14 +30,14 @@ from types import SimpleNamespace
 
 from helpers.depth_scenes import (add_noise, box_median_baseline, CAMERA, half_resolution,
                                   render_scene, to_millimetres)
-from helpers.models import SHAPES_ONNX
+from helpers.models import SHAPES_OVERLAP_ONNX
 import numpy as np
 import pytest
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.decode import InstanceMask, SegmentationResult
-from yolov8_seg_ros.depth import (_axis_samples, Depth3DConfig, depth_from_image, depth_scale,
-                                  DepthImage, DepthInputError, Intrinsics, localize,
-                                  nearest_by_stamp)
+from yolov8_seg_ros.depth import (_axis_samples, _inner_samples, Depth3DConfig,
+                                  depth_from_image, depth_scale, DepthImage, DepthInputError,
+                                  Intrinsics, localize, nearest_by_stamp)
 from yolov8_seg_ros.image_conversion import SourceImage
 from yolov8_seg_ros.names import sibling_camera_info
 from yolov8_seg_ros.parameters import default_values, runtime_config
@@ -57,7 +58,7 @@ def accuracy(test):
 @pytest.fixture(scope='module')
 def detected_scenes():
     """(scene, the node's detections) for each seed, without and with overlapping objects."""
-    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_ONNX)),
+    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_OVERLAP_ONNX)),
                                     'letterbox', ['circle', 'rectangle', 'triangle', 'star'])
     config = runtime_config({**default_values(), 'tracking': 'none'})
     scenes = {}
@@ -116,54 +117,53 @@ KINDS = [(noisy, half) for noisy in (False, True) for half in (False, True)]
 KIND_IDS = [f'{"noisy" if n else "exact"}-{"half" if h else "full"}' for n, h in KINDS]
 
 
+SCENE_KINDS = pytest.mark.parametrize('overlapping', [False, True],
+                                      ids=['before a wall', 'overlapping'])
+
+
 @accuracy
+@SCENE_KINDS
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
-def test_objects_before_a_wall_are_placed_within_2_percent_of_their_distance(
-        detected_scenes, noisy, half):
-    errors = measure(detected_scenes[False], noisy, half)
-    centre, size, baseline = errors.T
+def test_objects_are_placed_within_2_percent_and_3x_better_than_by_the_box_median(
+        detected_scenes, overlapping, noisy, half):
+    centre, size, baseline = measure(detected_scenes[overlapping], noisy, half).T
     assert np.median(centre) <= 0.02 and centre.max() <= 0.05, centre
     assert np.median(size) <= 0.10, size
-    # The box median lands on the wall behind stars and triangles: 3x or worse on average.
+    # The box median lands on the wall behind stars and triangles, or on the object in front.
     assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
 
 
 @accuracy
+@SCENE_KINDS
 @pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
-def test_overlapping_objects_are_placed_better_than_by_the_box_median(detected_scenes, noisy,
-                                                                      half):
-    errors = measure(detected_scenes[True], noisy, half)
-    centre, size, baseline = errors.T
-    assert np.median(centre) <= 0.02, centre
-    # The shapes model was never trained on overlapping shapes: its masks there (IoU with the
-    # truth 0.55-0.8) bound the worst case (measured: 6.4 %) and the size (median 12-17 %).
-    assert centre.max() <= 0.07 and np.median(size) <= 0.2, (centre, size)
-    assert baseline.mean() >= 3 * centre.mean(), (baseline.mean(), centre.mean())
-
-
-@accuracy
-@pytest.mark.parametrize('overlapping', [False, True], ids=['before a wall', 'overlapping'])
-@pytest.mark.parametrize('noisy, half', KINDS, ids=KIND_IDS)
-def test_with_exact_masks_every_object_is_within_5_percent(detected_scenes, overlapping, noisy,
-                                                           half):
-    # The 3D method alone, on the ground-truth masks: worst centre error and median size.
+def test_with_exact_masks_every_object_is_within_2_5_percent(detected_scenes, overlapping,
+                                                             noisy, half):
+    # The 3D method alone, on the ground-truth masks (measured: worst 1.9 %, size <= 4.1 %).
     centre, size, _ = measure(detected_scenes[overlapping], noisy, half, truth_masks=True).T
-    assert np.median(centre) <= 0.02 and centre.max() <= 0.05, centre
-    assert np.median(size) <= 0.10, size
+    assert np.median(centre) <= 0.01 and centre.max() <= 0.025, centre
+    assert np.median(size) <= 0.05, size
 
 
 @accuracy
-def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(detected_scenes):
-    scene, result = detected_scenes[False][0]
-    noisy = add_noise(scene.depth_m, 0)
-    metres = localize(result, DepthImage(noisy, 1.0), CAMERA, Depth3DConfig())
-    millimetres = localize(result, DepthImage(to_millimetres(noisy), 0.001), CAMERA,
-                           Depth3DConfig())
-    assert len(metres) == len(millimetres) >= 2
-    for a, b in zip(metres, millimetres):
-        assert a.index == b.index
-        np.testing.assert_allclose(a.center_xyz, b.center_xyz, atol=1e-3)
-        np.testing.assert_allclose(a.size_xyz, b.size_xyz, atol=1e-3)
+@pytest.mark.parametrize('noisy', [False, True], ids=['exact', 'noisy'])
+def test_16uc1_millimetres_and_32fc1_metres_give_the_same_result_to_1_mm(
+        detected_scenes, noisy):
+    compared = 0
+    for seed, (scene, result) in enumerate(detected_scenes[False][:3]):
+        depth_m = add_noise(scene.depth_m, seed) if noisy else scene.depth_m
+        metres = localize(result, DepthImage(depth_m, 1.0), CAMERA, Depth3DConfig())
+        millimetres = localize(result, DepthImage(to_millimetres(depth_m), 0.001), CAMERA,
+                               Depth3DConfig())
+        assert [a.index for a in metres] == [b.index for b in millimetres]
+        for a, b in zip(metres, millimetres):
+            np.testing.assert_allclose(a.center_xyz, b.center_xyz, atol=1e-3)
+            np.testing.assert_allclose(a.size_xyz[:2], b.size_xyz[:2], atol=1e-3)
+            # The depth extent of a flat object is its measured extent less the noise, in
+            # quadrature: at the noise floor that amplifies the millimetre rounding (measured:
+            # 8 mm for a flat object at 6 m, noise sigma 54 mm). Exact depth: 1 mm.
+            np.testing.assert_allclose(a.size_xyz[2], b.size_xyz[2], atol=0.01 if noisy else 1e-3)
+            compared += 1
+    assert compared >= 6
 
 
 @accuracy
@@ -201,12 +201,14 @@ def test_a_tilted_square_is_placed_and_sized_exactly():
                                 (InstanceMask(220, 140, mask),), (640, 480))
     for depth in (DepthImage(z, 1.0), DepthImage(np.round(z * 1000).astype(np.uint16), 0.001)):
         (found,) = localize(result, depth, camera, Depth3DConfig())
-        inner = np.s_[141:339, 221:419]  # the samples the one-sample erosion keeps
-        x, y = u[inner] * z[inner] / camera.fx, v[inner] * z[inner] / camera.fy
-        truth = np.stack([x.ravel(), y.ravel(), z[inner].ravel()], axis=1)
+        square = np.s_[140:340, 220:420]
+        x, y = u[square] * z[square] / camera.fx, v[square] * z[square] / camera.fy
+        truth = np.stack([x.ravel(), y.ravel(), z[square].ravel()], axis=1)
         low, high = np.percentile(truth, [2, 98], axis=0)
         np.testing.assert_allclose(found.center_xyz, (low + high) / 2, atol=0.01)
-        np.testing.assert_allclose(found.size_xyz, high - low, rtol=0.05, atol=0.01)
+        # The whole square's extent, though the samples at its edge are left out (mixed depth):
+        # the margin they leave is given back (measured: x +0.2 %, y -1.6 %; without, -2.7 %).
+        np.testing.assert_allclose(found.size_xyz, high - low, rtol=0.02, atol=0.002)
         assert 300 <= len(found.points_xyz) <= 1000  # at most max_points, on a regular grid
 
 
@@ -305,3 +307,28 @@ def test_depth_samples_fall_on_the_colour_pixels_their_centres_map_to(scale):
         inside = (centres >= 0) & (centres < length)
         assert np.array_equal(depth_index, expected[inside])
         assert np.array_equal(np.arange(length)[colour], centres[inside])
+
+
+@pytest.mark.parametrize('scale_xy', [(1.0, 1.0), (0.5, 0.5), (0.25, 0.25), (2.0, 2.0),
+                                      (1 / 3, 1 / 3), (0.5, 0.5037), (0.6625, 0.6625)])
+def test_border_samples_are_those_with_a_neighbour_outside_the_mask(scale_xy):
+    # Reference: the mask padded with zeros, each sample and its four neighbours reach away.
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        height, width = (int(v) for v in rng.integers(1, 60, 2))
+        mask = (rng.random((height, width)) < 0.8).astype(np.uint8)
+        x0, y0 = (int(v) for v in rng.integers(0, 40, 2))
+        step, reach = int(rng.integers(1, 5)), int(rng.integers(1, 4))
+        _, columns = _axis_samples(x0, width, scale_xy[0], int(100 * scale_xy[0]), step)
+        _, rows = _axis_samples(y0, height, scale_xy[1], int(100 * scale_xy[1]), step)
+        row_index, column_index = np.arange(height)[rows], np.arange(width)[columns]
+        if not row_index.size or not column_index.size:
+            continue
+        padded = np.pad(mask, reach).astype(bool)
+        at = [padded[np.ix_(row_index + reach + dy, column_index + reach + dx)]
+              for dy, dx in ((0, 0), (-reach, 0), (reach, 0), (0, -reach), (0, reach))]
+        original = mask.copy()
+        sampled, inner = _inner_samples(mask, rows, columns, reach)
+        assert np.array_equal(sampled, at[0])
+        assert np.array_equal(inner, np.logical_and.reduce(at))
+        assert np.array_equal(mask, original)

@@ -22,7 +22,8 @@ one depth pixel from the mask's edge (mixed depth at the object's border); inval
 NaN, inf, outside the depth range) are dropped, and samples far from the robust median (flying
 pixels, background seen through the mask's edge) are rejected.
 The rest are back-projected with the depth camera's matrix; the 3D box spans their trimmed
-percentiles in the depth image's optical frame (x right, y down, z forward, metres). No rclpy.
+percentiles in the depth image's optical frame (x right, y down, z forward, metres), plus the
+edge margin left out. No rclpy.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 import math
 from typing import Any, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from yolov8_seg_ros.decode import SegmentationResult
@@ -237,14 +237,9 @@ def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     # Mixed depth at the border: keep the samples whose neighbours one depth pixel away (at
     # least one colour pixel) are inside the mask too, unless too few are left.
     reach = max(1, int(math.ceil(1.0 / min(scale_xy))))
-    padded = cv2.copyMakeBorder(mask.view(np.uint8), reach, reach, reach, reach,
-                                cv2.BORDER_CONSTANT, value=0).view(bool)  # masks are 0 or 1
-    sampled = _take(padded, mask_y, mask_x, reach, reach)
-    inner = (sampled & _take(padded, mask_y, mask_x, 0, reach)
-             & _take(padded, mask_y, mask_x, 2 * reach, reach)
-             & _take(padded, mask_y, mask_x, reach, 0)
-             & _take(padded, mask_y, mask_x, reach, 2 * reach))
-    chosen = inner if np.count_nonzero(inner) >= config.min_points else sampled
+    sampled, inner = _inner_samples(mask, mask_y, mask_x, reach)
+    eroded = np.count_nonzero(inner) >= config.min_points
+    chosen = inner if eroded else sampled
     # The depth pixels of the grid: evenly spaced, so a strided view of the image.
     z_grid = depth.values[vs[0]:vs[-1] + 1:step, us[0]:us[-1] + 1:step].astype(np.float32)
     if depth.metres_per_unit != 1.0:
@@ -279,18 +274,63 @@ def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     # percentile of a Gaussian); taken out in quadrature, so a flat object facing the camera
     # is flat and a deep one keeps its depth.
     size[2] = math.sqrt(max(size[2] ** 2 - (_NOISE_EXTENT_SIGMAS * noise) ** 2, 0.0))
+    if eroded:
+        # The kept samples lie `reach` colour pixels inside the mask's outline on every side:
+        # give the extent that margin back, at the object's distance.
+        distance = (low[2] + high[2]) / 2.0
+        size[0] += 2.0 * reach * scale_xy[0] * distance / intrinsics.fx
+        size[1] += 2.0 * reach * scale_xy[1] * distance / intrinsics.fy
     return Object3D(index, (low + high) / 2.0, size, xyz.T)
 
 
-def _take(image: np.ndarray, rows: Any, columns: Any, dy: int, dx: int) -> np.ndarray:
-    """Return the image at rows + dy x columns + dx, each a slice or an index array."""
-    rows = (slice(rows.start + dy, rows.stop + dy, rows.step) if isinstance(rows, slice)
-            else rows + dy)
-    columns = (slice(columns.start + dx, columns.stop + dx, columns.step)
-               if isinstance(columns, slice) else columns + dx)
+def _inner_samples(mask: np.ndarray, rows: Any, columns: Any,
+                   reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return the 0/1 mask at rows x columns, and where its neighbours reach away are set too.
+
+    rows and columns are a slice or an index array each (see _axis_samples); neighbours
+    outside the mask count as unset.
+    """
+    sampled = _take(mask, rows, columns)
+    inner = np.zeros(sampled.shape, bool)
+    row_low, row_high, row_shifts = _neighbours(rows, reach, mask.shape[0])
+    column_low, column_high, column_shifts = _neighbours(columns, reach, mask.shape[1])
+    # Centre, above, below, left and right (a fresh array: _take may return a view).
+    core = _take(mask, row_shifts[1], column_shifts[1]) & _take(mask, row_shifts[0],
+                                                                column_shifts[1])
+    for row, column in ((2, 1), (1, 0), (1, 2)):
+        core &= _take(mask, row_shifts[row], column_shifts[column])
+    inner[row_low:row_high, column_low:column_high] = core
+    return sampled, inner
+
+
+def _take(mask: np.ndarray, rows: Any, columns: Any) -> np.ndarray:
+    """Return the 0/1 mask at rows x columns (each a slice or an index array) as bool."""
     if isinstance(rows, np.ndarray) and isinstance(columns, np.ndarray):
-        return image[np.ix_(rows, columns)]
-    return image[rows, columns]
+        return mask[np.ix_(rows, columns)].view(bool)
+    return mask[rows, columns].view(bool)
+
+
+def _neighbours(index: Any, reach: int, limit: int) -> tuple[int, int, tuple[Any, Any, Any]]:
+    """
+    Return the samples [low, high) of index whose neighbours reach away are inside [0, limit).
+
+    Also their indices shifted by -reach, 0 and +reach (slices for a slice, else arrays).
+    """
+    if isinstance(index, slice):
+        start, step = index.start, index.step
+        count = len(range(start, index.stop, step))
+        low = max(0, -((start - reach) // step))
+        high = max(low, min(count, (limit - 1 - reach - start) // step + 1))
+        if high == low:
+            return low, high, (slice(0, 0), slice(0, 0), slice(0, 0))
+        first, stop = start + low * step, start + high * step
+        return low, high, (slice(first - reach, stop - reach, step), slice(first, stop, step),
+                           slice(first + reach, stop + reach, step))
+    low = int(np.searchsorted(index, reach))
+    high = max(low, int(np.searchsorted(index, limit - 1 - reach, side='right')))
+    inside = index[low:high]
+    return low, high, (inside - reach, inside, inside + reach)
 
 
 def _depth_noise(z_grid: np.ndarray, kept: np.ndarray) -> float:
@@ -307,9 +347,14 @@ def _depth_noise(z_grid: np.ndarray, kept: np.ndarray) -> float:
 
 
 def _median(values: np.ndarray) -> float:
-    """Return the (upper) median of a 1-D array by partition, without np.median's overhead."""
+    """
+    Return the (upper) median of a 1-D array by partition, without np.median's overhead.
+
+    Reorders values in place: pass an array of one's own whose order does not matter.
+    """
     middle = values.size // 2
-    return float(np.partition(values, middle)[middle])
+    values.partition(middle)
+    return float(values[middle])
 
 
 def locate_frame(result: SegmentationResult, depth_msg: Any, info_msg: Any, max_pixels: int,

@@ -20,8 +20,9 @@ Usage (from the repository root, inside the dev venv):
     python dev/models/train_shapes_model.py --arch yolo11 --epochs 50 \
         --weights-out test/fixtures/models/shapes_yolo11_seg_320.pt
 The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt (and,
-with the second line, shapes_yolo11_seg_320.pt); the committed ONNX fixtures are then made with
-`yolov8-seg-export` (see `make model`).
+with the second line, shapes_yolo11_seg_320.pt; shapes_seg_320_overlap.pt is the first
+fine-tuned on scenes 60 % of which overlap, the command in `make model`); the committed ONNX
+fixtures are then made with `yolov8-seg-export` (see `make model`).
 """
 
 from __future__ import annotations

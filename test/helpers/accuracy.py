@@ -43,15 +43,19 @@ class Accuracy(NamedTuple):
 
 
 def evaluate(model_path: str, num_scenes: int = 40, backend: str = 'onnxruntime',
-             size_wh: tuple[int, int] = (640, 480)) -> Accuracy:
-    """Run the project's own pipeline over held-out scenes and score it against ground truth."""
+             size_wh: tuple[int, int] = (640, 480), overlapping: bool = False) -> Accuracy:
+    """
+    Run the project's own pipeline over held-out scenes and score it against ground truth.
+
+    overlapping: scenes whose shapes partly cover each other (scored on the visible parts).
+    """
     model = create_backend(backend, model_path)
     preprocess = Preprocessor(model.input_wh, model.input_format)
     rng = np.random.default_rng(HELD_OUT_SEED)
     images, annotations, detections, ious = [], [], [], []
     decoder = None
     for image_id in range(1, num_scenes + 1):
-        scene = generate_scene(rng, *size_wh)
+        scene = generate_scene(rng, *size_wh, overlapping=overlapping)
         tensor = preprocess(scene.image_bgr, 'bgr8')
         outputs = model.infer(tensor.tensor)
         decoder = decoder or SegPostprocessor.for_outputs(outputs)
