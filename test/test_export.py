@@ -90,6 +90,15 @@ def test_export_from_yaml_matches_the_seed_names_and_other_sizes(tmp_path):
     assert (tmp_path / 'custom_instance_seg_bayese_640x384_nv12.yaml').exists()
 
 
+def test_export_from_a_bundled_yaml_name_keeps_its_80_classes(tmp_path):
+    # ultralytics resolves the name to the yaml it ships (what the COCO-shaped bench model uses).
+    assert export_main(['yolov8n-seg.yaml', '--imgsz', '160',
+                        '--output', str(tmp_path / 'coco.onnx')]) == 0
+    shapes = output_shapes(tmp_path / 'coco.onnx')
+    assert [n for n, _ in shapes] == SEED_NAMES
+    assert shapes[6][1] == [1, 20, 20, 80] and shapes[9][1] == [1, 40, 40, 32]
+
+
 def test_export_a_trained_yolo11_checkpoint_in_the_model_zoo_float32_layout(tmp_path):
     sample = tmp_path / 'scene.png'
     cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
