@@ -173,14 +173,16 @@ class NodeClient:
     """A test node's view of one yolov8_seg node: its outputs, parameters and diagnostics."""
 
     def __init__(self, graph: GraphHarness, node: _ChildProcess, input_topic: str,
-                 input_type: str, reliable_input: bool = True, depth: int = 10) -> None:
+                 input_type: str, reliable_input: bool = True, depth: int = 10,
+                 masks: bool = True) -> None:
         self.graph = graph
         self.node = node
         base = node.fqn
         self.detections: list[Detection2DArray] = graph.collect(
             Detection2DArray, f'{base}/detections', RELIABLE)
-        self.masks: list[Any] = graph.collect(message_class('sensor_msgs/msg/Image'),
-                                              f'{base}/mask', RELIABLE)
+        # masks=False: no subscription to the instance mask (a full-size image per frame).
+        self.masks: list[Any] = (graph.collect(message_class('sensor_msgs/msg/Image'),
+                                               f'{base}/mask', RELIABLE) if masks else [])
         self.diagnostics: list[DiagnosticArray] = []
         graph.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
                                        RELIABLE)
