@@ -111,7 +111,7 @@ def depth_raw(size_wh: tuple[int, int]) -> tuple[bytes, bytes]:
 
 def node_process(name: str, transport: str, heads: Optional[Path] = None,
                  **extra: str) -> NodeProcess:
-    """The node as a process (recorded-outputs backend) at /name, reliable input."""
+    """Start the node as a process (recorded-outputs backend) at /name, reliable input."""
     parameters = {'model_path': str(SHAPES_ONNX), 'input_transport': transport,
                   'image_reliability': 'reliable', 'log_summary_period': 0.0,
                   'diagnostics_period': 0.5, **extra}
