@@ -22,7 +22,7 @@ PNGs plus detections.json to demo_out/, and prints one row per frame with each d
 track id (`#id`), which follows its object from frame to frame. Then it starts the node again
 with a depth input and replays demo/shapes_depth_bag (JPEG colour, 16UC1 depth at half its
 size, camera info) and writes, beside each frame's overlay, a top-down view of the objects'
-3D boxes with their track ids and distances (demo_out/depth_frame_NN_topdown.png). Run it with
+3D boxes with their track ids and z (demo_out/depth_frame_NN_topdown.png). Run it with
 `make demo`; `--make-bag` rewrites the bundled bags.
 """
 
@@ -99,7 +99,11 @@ def distance_m(detection: Any) -> float:
 
 def top_down_view(detections: Any, names: dict[str, str], size: int = 480,
                   range_m: float = 10.0) -> np.ndarray:
-    """Draw a bird's-eye picture of the 3D boxes: x across, distance up, camera at the bottom."""
+    """
+    Draw a bird's-eye picture of the 3D boxes: x across, z (ahead) up, camera at the bottom.
+
+    Each box is labelled with its z, which the grid lines read: `#id class z 1.23 m`.
+    """
     canvas = np.full((size, size, 3), 32, np.uint8)
     scale = size / range_m
 
@@ -119,7 +123,7 @@ def top_down_view(detections: Any, names: dict[str, str], size: int = 480,
         cv2.rectangle(canvas, pixel(centre.x - half_x, centre.z + half_z),
                       pixel(centre.x + half_x, centre.z - half_z), color, 2)
         label = f'{"#" + detection.id + " " if detection.id else ""}' \
-                f'{names.get(class_id, class_id)} {distance_m(detection):.2f} m'
+                f'{names.get(class_id, class_id)} z {centre.z:.2f} m'
         (text_w, _), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
         x, y = pixel(centre.x + half_x, centre.z)
         if x + 4 + text_w > size:  # no room on the right: write it on the box's left
