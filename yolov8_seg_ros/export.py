@@ -107,10 +107,10 @@ def load_model(source: str, num_classes: Optional[int] = None, seed: int = 0) ->
     from ultralytics import YOLO
 
     torch.manual_seed(seed)
-    if source.endswith(('.yaml', '.yml')) and num_classes is None:
-        # A file, or the name of one ultralytics ships (yolov8n-seg.yaml): nothing is written.
-        return YOLO(source, task='segment')
     if source.endswith(('.yaml', '.yml')):
+        if num_classes is None:
+            # A file, or the name of one ultralytics ships (yolov8n-seg.yaml): nothing written.
+            return YOLO(source, task='segment')
         from ultralytics.nn.tasks import yaml_model_load
         import yaml
         cfg = yaml_model_load(source)

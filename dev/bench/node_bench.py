@@ -188,7 +188,7 @@ def measure_depth_pair(size_wh: tuple[int, int], runs: int) -> tuple[float, floa
                                            f'{nodes[True].fqn}/detections_3d', RELIABLE)}
             for topic, kind, data in zip(('depth/image_rect_raw', 'depth/camera_info'),
                                          (Image, CameraInfo), depth_raw(size_wh)):
-                publisher = graph.node.create_publisher(kind, f'/bench_pair_depth/{topic}',
+                publisher = graph.node.create_publisher(kind, f'{nodes[True].namespace}/{topic}',
                                                         RELIABLE)
                 assert graph.spin_until(lambda p=publisher: p.get_subscription_count(), 10.0)
                 graph.spin_until(lambda: False, 0.3)

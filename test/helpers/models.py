@@ -30,7 +30,6 @@ SHAPES_ONNX = FIXTURES / 'models' / 'shapes_seg_320.onnx'
 SHAPES_PT = FIXTURES / 'models' / 'shapes_seg_320.pt'
 # shapes_seg_320 fine-tuned on scenes 60 % of which overlap (make model): the 3D accuracy tests.
 SHAPES_OVERLAP_ONNX = FIXTURES / 'models' / 'shapes_seg_320_overlap.onnx'
-SHAPES_OVERLAP_PT = FIXTURES / 'models' / 'shapes_seg_320_overlap.pt'
 # The same shapes task learned by a YOLO11-seg (dev/models/train_shapes_model.py --arch yolo11).
 SHAPES_YOLO11_ONNX = FIXTURES / 'models' / 'shapes_yolo11_seg_320.onnx'
 SHAPES_YOLO11_PT = FIXTURES / 'models' / 'shapes_yolo11_seg_320.pt'
