@@ -61,7 +61,8 @@ def _launch_setup(context, *args, **kwargs):
             raise RuntimeError('use_rviz:=true but rviz2 is not installed (e.g. sudo apt '
                                'install ros-$ROS_DISTRO-rviz2); nothing was started') from None
     # Checked before anything starts too: a bad camera list starts no node.
-    cameras = cameras_from(values['cameras'], values['namespace'], values['image_topic'])
+    cameras = cameras_from(values['cameras'], values['namespace'], values['image_topic'],
+                           values['depth_topic'], values['depth_camera_info_topic'])
     actions = []
     for camera in cameras:
         node = Node(package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
@@ -103,7 +104,9 @@ def generate_launch_description():
                               description='Several cameras, one node each: a comma list of '
                                           'namespaces (front,rear: /front/image_raw, ...) or a '
                                           'YAML file (cameras: [{namespace, image_topic, '
-                                          'input_transport, depth_topic}]); rviz2 shows the '
+                                          'input_transport, depth_topic, '
+                                          'depth_camera_info_topic}]); an absolute topic two '
+                                          'cameras would share is refused; rviz2 shows the '
                                           'first'),
         DeclareLaunchArgument('params_file',
                               default_value=os.path.join(share, 'config', 'seg.yaml'),

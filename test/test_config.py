@@ -152,6 +152,33 @@ def test_camera_lists_that_cannot_work_are_refused_with_the_reason(cameras, imag
         cameras_from(cameras, '', image_topic)
 
 
+def test_cameras_never_share_an_absolute_depth_or_camera_info_topic(tmp_path):
+    # Shared launch arguments: a relative depth topic resolves per camera; an absolute one is
+    # one stream for every node and is refused, as an absolute image topic is.
+    front, rear = cameras_from('front,rear', '', '', 'depth/image_rect_raw')
+    assert (front.depth_topic, rear.depth_topic) == ('depth/image_rect_raw',) * 2
+    with pytest.raises(CameraListError, match='two cameras have the depth topic /depth/image'):
+        cameras_from('front,rear', '', '', '/depth/image')
+    with pytest.raises(CameraListError,
+                       match='two cameras have the depth camera info topic /depth/info'):
+        cameras_from('front,rear', '', '', 'depth/image', '/depth/info')
+    # A camera file: depth_camera_info_topic is a per-camera key, and entries that name the same
+    # absolute depth topic are refused.
+    listing = tmp_path / 'cameras.yaml'
+    listing.write_text('cameras:\n'
+                       '  - {namespace: a, depth_topic: /a/depth, '
+                       'depth_camera_info_topic: /a/depth_info}\n'
+                       '  - {namespace: b, depth_topic: /b/depth}\n')
+    first, second = cameras_from(str(listing), '', '', '', '')
+    assert camera_overrides({}, first) == {'depth_topic': '/a/depth',
+                                           'depth_camera_info_topic': '/a/depth_info'}
+    assert camera_overrides({}, second) == {'depth_topic': '/b/depth'}
+    listing.write_text('cameras:\n  - {namespace: a, depth_topic: /same}\n'
+                       '  - {namespace: b, depth_topic: /same}\n')
+    with pytest.raises(CameraListError, match='two cameras have the depth topic /same'):
+        cameras_from(str(listing), '', '')
+
+
 def test_a_camera_file_with_unknown_keys_or_transports_is_refused(tmp_path):
     listing = tmp_path / 'cameras.yaml'
     listing.write_text('cameras:\n  - {namespace: a, topic: /x}\n')

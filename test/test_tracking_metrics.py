@@ -33,7 +33,8 @@ from helpers.tracking_eval import detect, score_tracking
 import numpy as np
 import pytest
 from yolov8_seg_ros.decode import SegmentationResult
-from yolov8_seg_ros.tracking import ByteTracker, track_result
+from yolov8_seg_ros.pipeline import track_result
+from yolov8_seg_ros.tracking import ByteTracker
 
 # One xdist worker runs the whole module, so the detections are computed once.
 pytestmark = pytest.mark.xdist_group('tracking_metrics')

@@ -36,7 +36,8 @@ PARAMETER_ARGUMENTS = ('model_path', 'input_transport', 'backend', 'class_names_
                        'depth_topic', 'depth_camera_info_topic', 'autostart', 'lazy')
 # Of those, the ones that are bools (launch arguments are text).
 _BOOL_ARGUMENTS = ('autostart', 'lazy')
-_CAMERA_KEYS = ('namespace', 'image_topic', 'input_transport', 'depth_topic')
+_CAMERA_KEYS = ('namespace', 'image_topic', 'input_transport', 'depth_topic',
+                'depth_camera_info_topic')
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 
 
@@ -52,6 +53,7 @@ class Camera:
     image_topic: str = ''  # '' keeps the transport's relative default (in the namespace)
     input_transport: str = ''  # '' keeps the shared value
     depth_topic: str = ''  # '' keeps the shared value
+    depth_camera_info_topic: str = ''  # '' keeps the shared value
 
 
 def _join(namespace: str, name: str) -> str:
@@ -59,17 +61,21 @@ def _join(namespace: str, name: str) -> str:
     return '/' + '/'.join(parts)
 
 
-def cameras_from(cameras: str, namespace: str, image_topic: str) -> list[Camera]:
+def cameras_from(cameras: str, namespace: str, image_topic: str, depth_topic: str = '',
+                 depth_camera_info_topic: str = '') -> list[Camera]:
     """
     Return the nodes to start: one per camera of `cameras`, else one in namespace.
 
     cameras: '' (one node), 'front,rear' (one namespace each, under namespace), or a YAML file
-    (`cameras:` a list of {namespace, image_topic, input_transport, depth_topic}). A shared
-    absolute image_topic for several cameras is refused: they would all read one stream.
+    (`cameras:` a list of {namespace, image_topic, input_transport, depth_topic,
+    depth_camera_info_topic}); the other arguments are the shared values. An absolute image,
+    depth or camera info topic that two cameras would share is refused: they would all read
+    one stream.
     """
     text = cameras.strip()
     if not text:
-        return [Camera(_join(namespace, ''), image_topic)]
+        return [Camera(_join(namespace, ''), image_topic, '', depth_topic,
+                       depth_camera_info_topic)]
     if text.endswith(('.yaml', '.yml')):
         entries = _camera_file(Path(text))
     else:
@@ -85,14 +91,18 @@ def cameras_from(cameras: str, namespace: str, image_topic: str) -> list[Camera]
             raise CameraListError(f'camera {name}: input_transport {transport!r}: expected one '
                                   f'of {INPUT_TRANSPORTS}')
         found.append(Camera(_join(namespace, name), str(entry.get('image_topic') or image_topic),
-                            transport, str(entry.get('depth_topic', '') or '')))
+                            transport, str(entry.get('depth_topic') or depth_topic),
+                            str(entry.get('depth_camera_info_topic')
+                                or depth_camera_info_topic)))
     if not found:
         raise CameraListError(f'cameras {cameras!r} names no camera')
     seen: set[tuple[str, str]] = set()
     for camera in found:
-        # A relative image topic resolves in each camera's own namespace.
-        for key, value in (('namespace', camera.namespace), ('image topic', camera.image_topic)):
-            if key == 'image topic' and not value.startswith('/'):
+        # A relative topic resolves in each camera's own namespace.
+        for key, value in (('namespace', camera.namespace), ('image topic', camera.image_topic),
+                           ('depth topic', camera.depth_topic),
+                           ('depth camera info topic', camera.depth_camera_info_topic)):
+            if key != 'namespace' and not value.startswith('/'):
                 continue
             if (key, value) in seen:
                 raise CameraListError(f'two cameras have the {key} {value}: give each its own')
@@ -120,7 +130,7 @@ def _camera_file(path: Path) -> list[dict]:
 def camera_overrides(arguments: Mapping[str, str], camera: Camera) -> dict[str, object]:
     """Return one camera's node parameter overrides: the shared arguments, then its own."""
     overrides = parameter_overrides(arguments)
-    for name in ('input_transport', 'depth_topic'):
+    for name in ('input_transport', 'depth_topic', 'depth_camera_info_topic'):
         if getattr(camera, name):
             overrides[name] = getattr(camera, name)
     return overrides

@@ -147,6 +147,14 @@ def markers_msg(objects: Sequence[Object3D], result: SegmentationResult, header:
     return markers
 
 
+def delete_all_markers_msg(header: Any) -> MarkerArray:
+    """rviz2 markers: one DELETEALL, sent when 3D output stops so no stale box stays on screen."""
+    clear = Marker()
+    clear.header = header
+    clear.action = Marker.DELETEALL
+    return MarkerArray(markers=[clear])
+
+
 _POINT_FIELDS = (('x', PointField.FLOAT32), ('y', PointField.FLOAT32),
                  ('z', PointField.FLOAT32), ('instance', PointField.UINT32),
                  ('track_id', PointField.UINT32))

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+import re
 from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
 import yaml
 
 from yolov8_seg_ros.backends import BACKEND_NAMES
-from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig
+from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig, NMS_MODES
 from yolov8_seg_ros.depth import Depth3DConfig, DEPTH_RANGES
 from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
 from yolov8_seg_ros.tracking import TrackerConfig, TRACKERS, TRACKING_RANGES
@@ -81,7 +82,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'hbm_img_msgs/HbmMsg1080P on {hbmem}'.format(**INPUT_TOPICS), applies='configure',
               choices=INPUT_TRANSPORTS),
     ParamSpec('image_reliability', 'best_effort', 'Reliability of the image subscription; '
-              'best_effort also receives reliable publishers', applies='configure',
+              'best_effort also receives reliable publishers. Read at startup: it is the '
+              'default of the read-only qos_overrides.<image topic>.subscription.reliability '
+              '(rclpy declares it once), which wins when given', applies='startup',
               choices=RELIABILITIES),
     ParamSpec('hbmem_frame_id', 'default_cam', 'frame_id of the outputs for hbmem input '
               '(HbmMsg1080P carries a stamp but no frame_id)', applies='configure'),
@@ -107,6 +110,11 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               'scores first)', value_range=DECODE_RANGES['pre_nms_topk']),
     ParamSpec('classes', [ALL_CLASSES], 'Class ids to keep; [-1] keeps every class'),
     ParamSpec('agnostic_nms', _DECODE.agnostic_nms, 'NMS across classes instead of per class'),
+    ParamSpec('nms_mode', _DECODE.nms_mode, 'How detections are selected: auto (top-k by '
+              'score without NMS when the metadata file beside the model says one2one, as a '
+              'YOLO26 exported by yolov8-seg-export; NMS otherwise, e.g. without a metadata '
+              'file), nms (always) or topk (always; right only for one2one heads)',
+              choices=NMS_MODES),
     ParamSpec('mask_output', 'instance', 'mask topic: instance (0 background, detections[i] '
               'of the same message has value i + 1), class (the class id as in label_info, '
               'background 255 in mono8 / 65535 in mono16, the vision_msgs UNLABELED value) or '
@@ -264,7 +272,7 @@ def given_values(argv: Sequence[str], node_fqn: str) -> dict[str, GivenValue]:
             name, sep, text = following.partition(':=')
             if sep and (':' not in name or name.split(':', 1)[0] in (node_name, node_fqn)):
                 try:
-                    value = yaml.safe_load(text) if text else ''
+                    value = rcl_yaml_load(text) if text else ''
                 except yaml.YAMLError:
                     value = text
                 given[name.rsplit(':', 1)[-1]] = GivenValue(value, text)
@@ -274,12 +282,91 @@ def given_values(argv: Sequence[str], node_fqn: str) -> dict[str, GivenValue]:
     return given
 
 
+_PLAIN = '!rcl-plain'  # the tag of an untagged plain scalar: rcl types it by its text
+_RCL_TRUE = ('Y', 'y', 'yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON')
+_RCL_FALSE = ('N', 'n', 'no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF')
+_RCL_SPECIAL_FLOATS = {'.nan': float('nan'), '.NaN': float('nan'), '.NAN': float('nan'),
+                       '.inf': float('inf'), '.Inf': float('inf'), '.INF': float('inf'),
+                       '-.inf': float('-inf'), '-.Inf': float('-inf'), '-.INF': float('-inf')}
+# What C's strtoll(text, &end, 0) and strtod(text, &end) read whole (rcl's number rules).
+_C_INTEGER = re.compile(r'\s*[+-]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)')
+_C_DECIMAL = re.compile(r'\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?'
+                        r'|inf(inity)?|nan(\([0-9A-Za-z_]*\))?)', re.IGNORECASE)
+_C_HEX_FLOAT = re.compile(r'\s*[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)'
+                          r'([pP][+-]?\d+)?')
+
+
+class _RclResolver(yaml.resolver.BaseResolver):
+    """Leave an untagged plain scalar for rcl's rules instead of YAML 1.1's."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
+
+
+class _RclComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                   yaml.composer.Composer, _RclResolver):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        _RclResolver.__init__(self)
+
+
+def rcl_scalar(text: str) -> Union[bool, int, float, str]:
+    """Type a plain YAML scalar as rcl's parameter parser does (rcl_yaml_param_parser)."""
+    if text in _RCL_TRUE or text in _RCL_FALSE:
+        return text in _RCL_TRUE
+    if _C_INTEGER.fullmatch(text):
+        digits = text.strip()
+        sign, body = (-1, digits[1:]) if digits[0] == '-' else (1, digits.lstrip('+'))
+        if body[:2] in ('0x', '0X'):
+            number = int(body, 16)
+        else:
+            number = int(body, 8) if len(body) > 1 and body[0] == '0' else int(body)
+        if -2 ** 63 <= sign * number < 2 ** 63:
+            return sign * number  # out of range: strtoll fails, strtod reads it below
+    if text in _RCL_SPECIAL_FLOATS:
+        return _RCL_SPECIAL_FLOATS[text]
+    if _C_DECIMAL.fullmatch(text):
+        return float(text.strip().split('(')[0])
+    if _C_HEX_FLOAT.fullmatch(text):
+        body = text.strip()
+        return float.fromhex(body if 'p' in body.lower() else body + 'p0')
+    return text
+
+
+def _rcl_value(node: Any) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return {str(key.value): _rcl_value(value) for key, value in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_rcl_value(item) for item in node.value]
+    return rcl_scalar(node.value) if node.tag == _PLAIN else node.value
+
+
+def rcl_yaml_load(text: str) -> Any:
+    """
+    Parse a params file or a `-p name:=value` value with rcl's scalar types, not YAML 1.1's.
+
+    rcl reads y/on as true, 5e-3 and 1.5e1 as doubles, 0x10 as an integer and a quoted or !!str
+    scalar as a string; PyYAML's safe_load differs on each of these.
+    """
+    loader = _RclComposer(text)
+    try:
+        node = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return None if node is None else _rcl_value(node)
+
+
 def _params_file_values(path: Path, node_name: str,
                         node_fqn: str) -> list[tuple[str, Any]]:
     """Parameters a params file sets for this node, in file order (unreadable: none)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except (OSError, yaml.YAMLError):
+        document = rcl_yaml_load(path.read_text(encoding='utf-8'))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []  # rcl reports what it cannot read itself
     values = []
 
@@ -367,6 +454,7 @@ def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
                           max_det=int(values['max_det']),
                           pre_nms_topk=int(values['pre_nms_topk']),
                           agnostic_nms=bool(values['agnostic_nms']),
+                          nms_mode=str(values['nms_mode']),
                           classes=None if classes == (ALL_CLASSES,) else classes,
                           low_score_threshold=(None if tracking == 'none'
                                                else tracker.low_score))
@@ -391,6 +479,9 @@ def load_class_names(class_names: Sequence[str], class_names_file: str,
     except OSError as error:
         raise StartupError(f'class_names_file {str(path)!r} cannot be read: '
                            f'{error.strerror}') from error
+    except UnicodeDecodeError as error:
+        raise StartupError(f'class_names_file {str(path)!r} is not UTF-8 text (byte '
+                           f'{error.start}: {error.reason})') from error
     names = [line.strip() for line in lines if line.strip()]
     if not names:
         raise StartupError(f'class_names_file {str(path)!r} has no class names')

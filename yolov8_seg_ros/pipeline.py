@@ -23,19 +23,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 import time
-from typing import Optional
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from yolov8_seg_ros.backends import Backend
+from yolov8_seg_ros.backends import Backend, BackendError
 from yolov8_seg_ros.decode import SegmentationResult, SegPostprocessor
 from yolov8_seg_ros.image_conversion import SourceImage
+from yolov8_seg_ros.model_metadata import model_metadata, ModelMetadataError
+from yolov8_seg_ros.names import PACKAGE_NAME
 from yolov8_seg_ros.overlay import draw_overlay
-from yolov8_seg_ros.parameters import RuntimeConfig
+from yolov8_seg_ros.parameters import (check_class_count, load_class_names, RuntimeConfig,
+                                       StartupError, validate)
 from yolov8_seg_ros.preprocess import Preprocessor, to_bgr
 from yolov8_seg_ros.render import render_class_labels, render_instance_labels
-from yolov8_seg_ros.tracking import ByteTracker, StampClock, track_result
+from yolov8_seg_ros.tracking import ByteTracker, StampClock
 
 # Per-frame stages timed in /diagnostics: decode is boxes and masks, track the tracker update,
 # render the label image, overlay the BGR conversion and drawing (only while someone
@@ -63,7 +67,12 @@ class SegmentationPipeline:
         self.backend = backend
         self.class_names = class_names
         self.preprocessor = Preprocessor(backend.input_wh, backend.input_format, resize_mode)
-        self.postprocessor = SegPostprocessor(backend.layout)
+        try:  # which head branch (NMS or top-k) from the metadata file beside the model
+            self.metadata = model_metadata(backend.model_path, backend.layout)
+        except ModelMetadataError as error:
+            raise BackendError(str(error)) from error
+        self.postprocessor = SegPostprocessor(
+            backend.layout, end2end=self.metadata is not None and self.metadata.end2end)
         self.num_classes = backend.layout.num_classes
         # Its config follows the parameters frame by frame; it loads SciPy on first use.
         self.tracker = ByteTracker()
@@ -121,3 +130,56 @@ class SegmentationPipeline:
             return None
         self.tracker.config = config.tracker
         return tuple(track_result(self.tracker, result, stamp_s))
+
+
+def track_result(tracker: ByteTracker, result: SegmentationResult,
+                 stamp_s: float) -> list[Optional[int]]:
+    """
+    Track one decoded frame; return the track id (or None) of each published detection.
+
+    The tracker gets every decoded detection, the low-score set below conf_threshold included
+    (ByteTrack's second association), so that tracks live through frames of low scores.
+    """
+    ids = tracker.update(np.concatenate([result.boxes_xyxy, result.low_boxes_xyxy]),
+                         np.concatenate([result.scores, result.low_scores]), stamp_s)
+    return ids[:len(result)]
+
+
+def default_class_names_file() -> Path:
+    """Return the COCO-80 names file installed with the package (or next to the sources)."""
+    try:
+        from ament_index_python.packages import (get_package_share_directory,
+                                                 PackageNotFoundError)
+        try:
+            share = Path(get_package_share_directory(PACKAGE_NAME))
+        except PackageNotFoundError:
+            share = Path(__file__).resolve().parents[1]
+    except ImportError:
+        share = Path(__file__).resolve().parents[1]
+    return share / 'config' / 'coco80_class_names.txt'
+
+
+def load_pipeline(values: Mapping[str, Any],
+                  backend_factory: Callable[..., Backend]) -> SegmentationPipeline:
+    """Validate the parameter values, load the class names and the model; raises StartupError."""
+    for name, value in values.items():
+        problem = validate(name, value)
+        if problem:
+            raise StartupError(f'parameter {problem}')
+    if not values['model_path']:
+        raise StartupError('parameter model_path is empty: set it to a .bin (BPU) or '
+                           '.onnx (onnxruntime) YOLOv8-seg or YOLO11-seg model')
+    class_names = load_class_names(values['class_names'], values['class_names_file'],
+                                   default_class_names_file())
+    try:
+        backend = backend_factory(values['backend'], values['model_path'],
+                                  num_threads=values['num_threads'],
+                                  providers=tuple(values['onnx_providers']))
+        pipeline = SegmentationPipeline(backend, values['resize_mode'], class_names)
+    except BackendError as error:
+        raise StartupError(str(error)) from error
+    check_class_count(class_names, pipeline.num_classes, values['model_path'])
+    problem = validate('classes', values['classes'], pipeline.num_classes)
+    if problem:
+        raise StartupError(f'parameter {problem}')
+    return pipeline

@@ -41,7 +41,6 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from yolov8_seg_ros.decode import SegmentationResult
 
 TRACKERS = ('none', 'bytetrack')  # 'none', not 'off': YAML reads an unquoted off as false
 TRACKING_RANGES = {'track_match_iou': (0.01, 1.0), 'track_lost_time': (0.0, 60.0),
@@ -103,10 +102,10 @@ def match_by_iou(iou: np.ndarray, min_iou: float,
                  solve: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
                  ) -> tuple[np.ndarray, np.ndarray]:
     """
-    Return (rows, cols) of the assignment of most total IoU among pairs with IoU >= min_iou.
+    Return (rows, cols) of the pairs with IoU >= min_iou that maximise the sum of (IoU - min_iou).
 
-    Pairs below the gate cost as much as leaving both sides unmatched, so they never take a
-    detection from a pair above it (lapjv's cost_limit, as ByteTrack solves it).
+    Leaving both sides unmatched costs as much as a pair at the gate, so a pair below it never
+    takes a detection from one above it (lapjv's cost_limit, as ByteTrack solves it).
     """
     cost = 1.0 - iou
     limit = 1.0 - min_iou
@@ -300,19 +299,6 @@ class ByteTracker:
         track.box = box.copy()
         track.last_seen_s = stamp_s
         track.lost = False
-
-
-def track_result(tracker: ByteTracker, result: SegmentationResult,
-                 stamp_s: float) -> list[Optional[int]]:
-    """
-    Track one decoded frame; return the track id (or None) of each published detection.
-
-    The tracker gets every decoded detection, the low-score set below conf_threshold included
-    (ByteTrack's second association), so that tracks live through frames of low scores.
-    """
-    ids = tracker.update(np.concatenate([result.boxes_xyxy, result.low_boxes_xyxy]),
-                         np.concatenate([result.scores, result.low_scores]), stamp_s)
-    return ids[:len(result)]
 
 
 def box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

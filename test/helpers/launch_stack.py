@@ -43,7 +43,8 @@ def ros2_cli(*arguments: str, until: str = '', timeout_s: float = 20.0) -> str:
     # appear by default, too short on a loaded machine (it then says 'Node not found'), and
     # `ros2 lifecycle` waits 0.5 s for discovery.
     wait = {'param': ['--timeout', '10'],
-            'lifecycle': ['--spin-time', '1.5']}.get(arguments[0], [])
+            'lifecycle': ['--spin-time', '1.5'],
+            'topic': ['--spin-time', '1.5']}.get(arguments[0], [])
     while True:
         result = subprocess.run(['ros2', *arguments, *wait, '--no-daemon'], capture_output=True,
                                 text=True, timeout=timeout_s + 10)
