@@ -63,7 +63,7 @@ install_venv() {  # install_venv DIR REQUIREMENTS: DIR's venv with REQUIREMENTS 
 install_launch_stack() {  # from the wheelhouse, else from the upstream release tags
   local pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps)
   if [ -d "$LAUNCH_WHEELS" ] && [ -d "$EXTRA_WHEELS" ]; then
-    log "installing the ROS 2 launch stack and message_filters from $LAUNCH_WHEELS and" \
+    log "installing the ROS 2 launch stack and ros2lifecycle from $LAUNCH_WHEELS and" \
         "$EXTRA_WHEELS"
     "${pip[@]}" --no-index --find-links "$LAUNCH_WHEELS" --find-links "$EXTRA_WHEELS" \
       -r dev/requirements-launch.txt
@@ -76,9 +76,6 @@ install_launch_stack() {  # from the wheelhouse, else from the upstream release 
       launch|launch_xml|launch_yaml|launch_testing) repo=launch ;;
       launch_ros|launch_testing_ros|ros2launch) repo=launch_ros ;;
       rosidl_runtime_py) repo=rosidl_runtime_py ;;
-      # Upstream builds it with ament_cmake only: no pip install from its tag (the depth
-      # input then ends the node with a FATAL line naming message_filters).
-      message_filters) log "message_filters needs ../shared/wheelhouse/ros2-jazzy-extra"; continue ;;
       *) repo=ros2cli ;;
     esac
     local subdir="#subdirectory=$name"

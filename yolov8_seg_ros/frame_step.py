@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import time
-from typing import Any, Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Protocol, Sequence
 
 from std_msgs.msg import Header
 
@@ -40,7 +40,7 @@ from yolov8_seg_ros.messages import (delete_all_markers_msg, detections_3d_msg, 
 from yolov8_seg_ros.names import (DETECTIONS_3D_TOPIC, DETECTIONS_TOPIC, MARKERS_TOPIC,
                                   MASK_TOPIC, OVERLAY_TOPIC, POINTS_TOPIC)
 from yolov8_seg_ros.parameters import RuntimeConfig
-from yolov8_seg_ros.pipeline import FrameOutputs, SegmentationPipeline
+from yolov8_seg_ros.pipeline import FrameOutputs, Prepared, SegmentationPipeline
 from yolov8_seg_ros.preprocess import ImageFormatError
 from yolov8_seg_ros.runtime import PipelineStats
 
@@ -81,6 +81,17 @@ class FrameContext:
     depth: Optional[DepthPairing] = None
 
 
+class InFlight(NamedTuple):
+    """A frame between its preprocessing and its decode (the backend's turn)."""
+
+    context: FrameContext
+    header: Any
+    prepared: Prepared
+    stamp_s: Optional[float]
+    received_s: float
+    convert_s: float
+
+
 class FrameStep:
     """Process frames: convert, run, publish 2D, then pair with depth and publish 3D."""
 
@@ -94,39 +105,60 @@ class FrameStep:
         self._markers_frame_id = ''
 
     def __call__(self, context: FrameContext, msg: Any, received_s: float) -> None:
-        """Process one frame; every outcome is counted in the stats."""
+        """Process one frame with the backend in this thread; every outcome is counted."""
+        frame = self.begin(context, msg, received_s)
+        if frame is None:
+            return
         started = time.perf_counter()
-        config, sink = context.config, context.sink
+        try:
+            outputs = context.pipeline.backend.infer(frame.prepared.tensor)
+        except BackendError as error:
+            self.inference_failed(error)
+            return
+        self.end(frame, outputs, time.perf_counter() - started)
+
+    def begin(self, context: FrameContext, msg: Any, received_s: float) -> Optional[InFlight]:
+        """Convert and preprocess a frame for its inference; None when it was bad (counted)."""
+        started = time.perf_counter()
         try:
             image, header, note = context.convert(msg)
             if note:
                 self._warn(note)
             converted = time.perf_counter()
-            want_overlay = config.publish_overlay and sink.listened(OVERLAY_TOPIC)
             stamp_s = stamp_seconds(header)
-            if stamp_s is None and config.tracking != 'none':
+            if stamp_s is None and context.config.tracking != 'none':
                 self._warn(f'frames on {context.input_topic} have no header stamp: tracked on '
                            'their receive time (set header.stamp)')
-            outputs = context.pipeline.run(image, config, want_overlay, stamp_s, received_s)
+            prepared = context.pipeline.prepare(image)
         except ImageFormatError as error:
             self._stats.frame_bad()
             self._warn(f'skipping bad frame on {context.input_topic}: {error}')
-            return
-        except BackendError as error:
-            self._stats.frame_failed()
-            self._error(f'inference failed: {error}')
-            return
-        self.active_tracks = outputs.active_tracks
+            return None
+        return InFlight(context, header, prepared, stamp_s, received_s, converted - started)
+
+    def inference_failed(self, error: Exception) -> None:
+        """Count a frame whose inference failed, with one throttled error."""
+        self._stats.frame_failed()
+        self._error(f'inference failed: {error}')
+
+    def end(self, frame: InFlight, outputs: Any, inference_s: float) -> None:
+        """Decode a frame from its raw outputs and publish it: 2D first, then 3D."""
+        context = frame.context
+        config, sink = context.config, context.sink
+        want_overlay = config.publish_overlay and sink.listened(OVERLAY_TOPIC)
+        results = context.pipeline.finish(frame.prepared, outputs, inference_s, config,
+                                          want_overlay, frame.stamp_s, frame.received_s)
+        self.active_tracks = results.active_tracks
         publish_started = time.perf_counter()
-        self._publish_2d(context, outputs, header)
+        self._publish_2d(context, results, frame.header)
         published = time.perf_counter()
-        stage_s = {'convert': converted - started, **outputs.stage_s,
+        stage_s = {'convert': frame.convert_s, **results.stage_s,
                    'publish': published - publish_started}
         if context.depth is not None:
-            self._publish_3d(context, outputs, header)
+            self._publish_3d(context, results, frame.header)
             stage_s['depth3d'] = time.perf_counter() - published
-        self._stats.frame_processed(stage_s, time.perf_counter() - received_s,
-                                    with_overlay=outputs.overlay_bgr is not None)
+        self._stats.frame_processed(stage_s, time.perf_counter() - frame.received_s,
+                                    with_overlay=results.overlay_bgr is not None)
 
     def _publish_2d(self, context: FrameContext, outputs: FrameOutputs, header: Any) -> None:
         names, config, sink = context.pipeline.class_names, context.config, context.sink

@@ -47,7 +47,8 @@ from yolov8_seg_ros.node_outputs import Outputs
 from yolov8_seg_ros.node_params import declare_parameters, decide_change, startup_config
 from yolov8_seg_ros.node_status import idle_reason, loaded_message, status_values
 from yolov8_seg_ros.parameters import StartupError
-from yolov8_seg_ros.pipeline import load_pipeline, STAGES
+from yolov8_seg_ros.inference_process import ProcessBackendFactory
+from yolov8_seg_ros.pipeline import load_pipeline, SegmentationPipeline, STAGES
 from yolov8_seg_ros.runtime import KindThrottle, PipelineStats
 from yolov8_seg_ros.worker import FrameWorker
 
@@ -65,6 +66,7 @@ class SegmentationNode(LifecycleNode):
         self._values = declare_parameters(self, argv)
         self._backend_factory = backend_factory
         self._context: Optional[FrameContext] = None  # configure .. cleanup
+        self._pipeline: Optional[SegmentationPipeline] = None
         self._outputs: Optional[Outputs] = None
         self._inputs: Optional[Inputs] = None
         self._state = 'unconfigured'  # after each transition (rclpy has no public getter)
@@ -74,8 +76,9 @@ class SegmentationNode(LifecycleNode):
         throttled = ThrottledLog(self.get_logger(), KindThrottle(period_s=5.0))
         self._stats = PipelineStats(STAGES)
         self._step = FrameStep(self._stats, throttled.warning, throttled.error)
+        self._stall_timeout_s = float(self._values['worker_stall_timeout'])
         self._worker = FrameWorker(self._step, lambda: self._context, self._stats,
-                                   float(self._values['worker_stall_timeout']), throttled.error)
+                                   self._stall_timeout_s, throttled.error)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         # Humble has no post-set callback: an accepted threshold triggers this after the set.
@@ -104,7 +107,10 @@ class SegmentationNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load the model, class names and pipeline; create the outputs and inputs."""
         values = self._values
-        pipeline = load_pipeline(values, self._backend_factory)
+        factory = self._backend_factory
+        if values['inference_process']:
+            factory = ProcessBackendFactory(factory, stall_timeout_s=self._stall_timeout_s)
+        self._pipeline = pipeline = load_pipeline(values, factory)
         for warning in pipeline.backend.warnings:
             self._warn(warning)
         config = startup_config(values)
@@ -179,7 +185,9 @@ class SegmentationNode(LifecycleNode):
             self._inputs.unsubscribe()
         if self._outputs is not None:
             self._outputs.destroy()
-        self._context = self._inputs = self._outputs = None
+        if self._pipeline is not None:
+            self._pipeline.close()
+        self._context = self._inputs = self._outputs = self._pipeline = None
         self._state = next_state
 
     def _follow_subscribers(self, raise_errors: bool = False) -> None:
@@ -237,7 +245,8 @@ class SegmentationNode(LifecycleNode):
 
     def check_worker(self) -> Optional[str]:
         """Return why the node cannot go on (a failed subscription, a dead or stalled worker)."""
-        return self.failure or self._worker.problem()
+        backend_check = getattr(self._pipeline and self._pipeline.backend, 'check', None)
+        return self.failure or self._worker.problem() or (backend_check and backend_check())
 
     def fail(self, reason: str) -> None:
         """Publish an ERROR diagnostics status with the reason the node is going to exit."""
@@ -263,8 +272,10 @@ class SegmentationNode(LifecycleNode):
             self.get_logger().info(self._stats.snapshot().summary())
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the worker after its current frame, waiting at most timeout_s for it."""
+        """Stop the worker after its current frame (at most timeout_s), then the backend."""
         self._worker.stop(timeout_s)
+        if self._pipeline is not None:
+            self._pipeline.close()
 
 
 def main(args: Optional[list[str]] = None,

@@ -48,6 +48,10 @@ def status_values(state: str, values: Mapping[str, Any], context: Optional[Frame
     if context is None:
         return status, hardware_id
     backend = context.pipeline.backend
+    pid = getattr(backend, 'pid', None)
+    status['inference_process'] = 'off' if pid is None else f'pid {pid}'
+    status.update({str(key): str(value)
+                   for key, value in (getattr(backend, 'scheduling', None) or {}).items()})
     status.update({'backend': backend.name, 'runtime_version': backend.runtime_version,
                    'model_input': f'{backend.input_wh[0]}x{backend.input_wh[1]} '
                                   f'{backend.input_format}',

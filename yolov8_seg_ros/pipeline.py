@@ -25,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
 
@@ -60,6 +60,19 @@ class FrameOutputs:
     active_tracks: int  # tracks kept after this frame (0 with tracking none)
 
 
+class Prepared(NamedTuple):
+    """A preprocessed frame waiting for its inference: the source stays for the overlay."""
+
+    source: SourceImage
+    frame: Any  # preprocess.PreprocessedFrame: tensor and letterbox transform
+    preprocess_s: float
+
+    @property
+    def tensor(self) -> np.ndarray:
+        """Return the model input tensor."""
+        return self.frame.tensor
+
+
 class SegmentationPipeline:
     """A loaded backend with its preprocessor and postprocessor (for the backend's layout)."""
 
@@ -88,16 +101,34 @@ class SegmentationPipeline:
         must come in stamp order while tracking is on: the tracker keeps its tracks between
         calls, and restarts when tracking is switched or the stamps go back.
         """
+        prepared = self.prepare(source)
+        started = time.perf_counter()
+        outputs = self.backend.infer(prepared.tensor)
+        return self.finish(prepared, outputs, time.perf_counter() - started, config,
+                           want_overlay, stamp_s, received_s)
+
+    def close(self) -> None:
+        """Release the backend (an inference process is stopped; others are left to GC)."""
+        close = getattr(self.backend, 'close', None)
+        if close is not None:
+            close()
+
+    def prepare(self, source: SourceImage) -> Prepared:
+        """Preprocess one source image for the backend (run's first step; ImageFormatError)."""
         started = time.perf_counter()
         frame = self.preprocessor(source.array, source.encoding)
-        preprocessed = time.perf_counter()
-        outputs = self.backend.infer(frame.tensor)
-        inferred = time.perf_counter()
+        return Prepared(source, frame, time.perf_counter() - started)
+
+    def finish(self, prepared: Prepared, outputs: Any, inference_s: float,
+               config: RuntimeConfig, want_overlay: bool, stamp_s: Optional[float] = None,
+               received_s: float = 0.0) -> FrameOutputs:
+        """Decode, track, render and draw one frame from its raw outputs (run's last steps)."""
+        started = time.perf_counter()
         with_masks = config.mask_output != 'none' or want_overlay or config.with_3d
         decode = config.decode
         if decode.with_masks != with_masks:
             decode = dataclasses.replace(decode, with_masks=with_masks)
-        result = self.postprocessor(outputs, frame.transform, decode)
+        result = self.postprocessor(outputs, prepared.frame.transform, decode)
         decoded = time.perf_counter()
         track_ids = self._track(result, config, self.clock(stamp_s, received_s))
         tracked = time.perf_counter()
@@ -108,6 +139,7 @@ class SegmentationPipeline:
             labels = render_class_labels(result, self.num_classes)
         rendered = time.perf_counter()
         overlay = None
+        source = prepared.source
         if want_overlay:
             overlay = draw_overlay(to_bgr(source.array, source.encoding), result,
                                    self.class_names, instance_labels=(
@@ -115,9 +147,9 @@ class SegmentationPipeline:
                                    track_ids=track_ids)
         finished = time.perf_counter()
         return FrameOutputs(result, track_ids, labels, overlay,
-                            {'preprocess': preprocessed - started,
-                             'inference': inferred - preprocessed,
-                             'decode': decoded - inferred,
+                            {'preprocess': prepared.preprocess_s,
+                             'inference': inference_s,
+                             'decode': decoded - started,
                              'track': tracked - decoded,
                              'render': rendered - tracked,
                              'overlay': finished - rendered},
@@ -174,12 +206,23 @@ def load_pipeline(values: Mapping[str, Any],
     try:
         backend = backend_factory(values['backend'], values['model_path'],
                                   num_threads=values['num_threads'],
-                                  providers=tuple(values['onnx_providers']))
-        pipeline = SegmentationPipeline(backend, values['resize_mode'], class_names)
+                                  providers=tuple(values['onnx_providers']),
+                                  bpu_priority=values['bpu_priority'],
+                                  bpu_cores=tuple(values['bpu_cores']))
     except BackendError as error:
         raise StartupError(str(error)) from error
-    check_class_count(class_names, pipeline.num_classes, values['model_path'])
-    problem = validate('classes', values['classes'], pipeline.num_classes)
-    if problem:
-        raise StartupError(f'parameter {problem}')
+    try:  # an inference process must not outlive a failed configure
+        try:
+            pipeline = SegmentationPipeline(backend, values['resize_mode'], class_names)
+        except BackendError as error:
+            raise StartupError(str(error)) from error
+        check_class_count(class_names, pipeline.num_classes, values['model_path'])
+        problem = validate('classes', values['classes'], pipeline.num_classes)
+        if problem:
+            raise StartupError(f'parameter {problem}')
+    except BaseException:
+        close = getattr(backend, 'close', None)
+        if close is not None:
+            close()
+        raise
     return pipeline

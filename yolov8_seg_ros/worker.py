@@ -14,21 +14,26 @@
 
 
 """
-The node's worker thread: newest frame in, one FrameStep call per frame, a watchdog (no rclpy).
+The node's worker thread: newest frame in, one FrameStep per frame, a watchdog (no rclpy).
 
 Everything a frame is processed with comes from one snapshot taken when the frame is taken
 (see frame_step.FrameContext), so a parameter change or a transition never mixes old and new
-parts within a frame; an exception in a frame counts it failed and the worker goes on.
+parts within a frame; an exception in a frame counts it failed and the worker goes on. With an
+inference process as the backend, the worker preprocesses and submits the next frame before it
+decodes the previous one, so the model and the CPU work at once; frames stay in order.
 """
 
 from __future__ import annotations
 
+from collections import deque
 import threading
 import time
 import traceback
 from typing import Any, Callable, NamedTuple, Optional
 
-from yolov8_seg_ros.frame_step import FrameContext, FrameStep
+from yolov8_seg_ros.backends import BackendError
+from yolov8_seg_ros.frame_step import FrameContext, FrameStep, InFlight
+from yolov8_seg_ros.inference_process import InferenceProcessError
 from yolov8_seg_ros.runtime import describe_error, LatestFrameSlot, PipelineStats
 
 
@@ -49,6 +54,7 @@ class FrameWorker:
         self._stall_timeout_s = stall_timeout_s
         self._error = error
         self._slot: LatestFrameSlot[_Frame] = LatestFrameSlot()
+        self.fatal: Optional[str] = None  # set when the inference process is gone
         # A daemon thread: a worker stuck in a native call must not keep a failed process alive.
         self._thread = threading.Thread(target=self._run, name='yolov8_seg_worker', daemon=True)
         self._thread.start()
@@ -65,26 +71,68 @@ class FrameWorker:
         return idle
 
     def _run(self) -> None:
+        in_flight: deque[InFlight] = deque()  # submitted to an inference process, in order
         while True:
-            frame = self._slot.take(timeout_s=0.5)
-            if frame is None:
+            frame = None
+            if not in_flight or self._can_submit(in_flight[-1]):
+                frame = self._slot.take(timeout_s=0.0 if in_flight else 0.5)
+            if frame is None and not in_flight:
                 if self._slot.closed:
                     return
                 continue
             try:
-                context = self._context()
-                if context is None:  # unconfigured between the hand-over and now
-                    self._stats.frame_dropped()
-                else:
-                    self._step(context, frame.msg, frame.received_s)
+                if frame is not None:
+                    self._start(frame, in_flight)
+                # Decode the older frame while the newer one infers; alone, wait for it.
+                if len(in_flight) > 1 or (in_flight and frame is None):
+                    self._finish_oldest(in_flight)
+            except InferenceProcessError as error:  # the process is gone: the node must end
+                self.fatal = f'inference process: {error}'
+                self._stats.frame_failed()
+                in_flight.clear()
             except Exception as error:  # keep the worker alive; the frame is counted lost
                 self._stats.frame_failed()
                 self._error(f'frame lost: {describe_error(error)}', traceback.format_exc())
             finally:
-                self._slot.done()
+                if not in_flight:
+                    self._slot.done()
+
+    @staticmethod
+    def _can_submit(newest: InFlight) -> bool:
+        return newest.context.pipeline.backend.free_slots > 0
+
+    def _start(self, frame: _Frame, in_flight: deque[InFlight]) -> None:
+        """Process a frame serially, or preprocess and submit it to the inference process."""
+        context = self._context()
+        if context is None:  # unconfigured between the hand-over and now
+            self._stats.frame_dropped()
+            return
+        if not hasattr(context.pipeline.backend, 'submit'):
+            self._step(context, frame.msg, frame.received_s)
+            return
+        started = self._step.begin(context, frame.msg, frame.received_s)
+        if started is not None:
+            context.pipeline.backend.submit(started.prepared.tensor, tag=started)
+            in_flight.append(started)
+
+    def _finish_oldest(self, in_flight: deque[InFlight]) -> None:
+        backend = in_flight[0].context.pipeline.backend
+        frame = in_flight.popleft()
+        try:
+            collected = backend.collect(timeout_s=self._stall_timeout_s, copy=False)
+        except BackendError as error:
+            self._step.inference_failed(error)
+            return
+        try:
+            timing = backend.last_timing
+            self._step.end(frame, collected.outputs, timing.finished_s - timing.started_s)
+        finally:
+            backend.release()
 
     def problem(self) -> Optional[str]:
         """Return why the node cannot go on (dead or stalled worker), or None while healthy."""
+        if self.fatal is not None:
+            return self.fatal
         if not self._thread.is_alive() and not self._slot.closed:
             return 'the worker thread has stopped; no frame can be processed'
         stalled_s = self._stats.stalled_s()
