@@ -85,8 +85,12 @@ class ReplayedHeadsBackend:
 
 
 def bench_factory(name: str, model_path: str, **kwargs) -> Backend:
-    """Backend factory for yolov8_seg_ros.node.main."""
+    """Backend factory for yolov8_seg_ros.node.main (also in an inference process)."""
     heads = os.environ.get('YOLOV8_SEG_BENCH_HEADS')
+    latency_ms = os.environ.get('YOLOV8_SEG_BENCH_BPU_MS')
+    if heads and latency_ms:  # the BPU emulated: its time as a GIL-holding sleep, no CPU
+        from emulated_bpu import EmulatedBpuBackend
+        return EmulatedBpuBackend(heads, float(latency_ms))
     if heads:
         return ReplayedHeadsBackend(heads)
     return RecordedOutputsBackend(create_backend(name, model_path, **kwargs))
