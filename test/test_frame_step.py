@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 from builtin_interfaces.msg import Time
 from helpers.depth_scenes import half_resolution, render_scene, to_millimetres
@@ -239,6 +240,14 @@ def test_depth_pairing_keeps_the_pairing_window_plus_the_frame_lag():
     assert len(pairing.info) == 0
 
 
+class _Context:
+    """A named snapshot whose backend runs in the worker's thread (no submit)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pipeline = types.SimpleNamespace(backend=object())
+
+
 def test_the_worker_survives_a_failing_frame_and_takes_one_snapshot_per_frame():
     stats = PipelineStats(STAGES)
     errors: list[str] = []
@@ -253,7 +262,7 @@ def test_the_worker_survives_a_failing_frame_and_takes_one_snapshot_per_frame():
             raise RuntimeError('publisher destroyed')
         stats.frame_processed({}, 0.0)
 
-    contexts = iter(['first', 'second', None, 'third'])
+    contexts = iter([_Context('first'), _Context('second'), None, _Context('third')])
     current = {'value': None}
 
     def snapshot():
@@ -271,7 +280,8 @@ def test_the_worker_survives_a_failing_frame_and_takes_one_snapshot_per_frame():
         assert _wait(lambda: stats.snapshot().dropped == 1)
         worker.put('last')
         assert _wait(lambda: len(seen) == 3)
-        assert seen == [('first', 'slow'), ('second', 'boom'), ('third', 'last')]
+        assert [(c.name, msg) for c, msg in seen] == [('first', 'slow'), ('second', 'boom'),
+                                                      ('third', 'last')]
         assert errors == ['frame lost: RuntimeError: publisher destroyed']
         snapshot_now = stats.snapshot()
         assert (snapshot_now.processed, snapshot_now.failed, snapshot_now.dropped) == (2, 1, 1)

@@ -118,13 +118,17 @@ def test_bag_with_depth_gives_3d_detections_joined_to_the_2d_ones_by_id(tmp_path
                 continue
             located = by_stamp[stamp]
             assert located.header.frame_id == DEPTH_FRAME
-            # 2D and 3D join on the track id: the same id, class and score.
-            keys_2d = {(d.id, d.results[0].hypothesis.class_id, d.results[0].hypothesis.score)
-                       for d in detection_2d.detections}
-            assert sum(1 for d in located.detections if d.id) >= 2
-            for d3 in located.detections:
-                assert (d3.id, d3.results[0].hypothesis.class_id,
-                        d3.results[0].hypothesis.score) in keys_2d
+            # 2D and 3D join entry for entry: the same id, class and score; an entry without
+            # 3D has no results and a zero size.
+            assert [d.id for d in located.detections] == \
+                [d.id for d in detection_2d.detections]
+            assert sum(1 for d in located.detections if d.id and d.results) >= 2
+            for d2, d3 in zip(detection_2d.detections, located.detections):
+                if not d3.results:
+                    assert (d3.bbox.size.x, d3.bbox.size.y, d3.bbox.size.z) == (0.0, 0.0, 0.0)
+                    continue
+                assert (d3.results[0].hypothesis.class_id, d3.results[0].hypothesis.score) == \
+                    (d2.results[0].hypothesis.class_id, d2.results[0].hypothesis.score)
                 centre = np.array([d3.bbox.center.position.x, d3.bbox.center.position.y,
                                    d3.bbox.center.position.z])
                 nearest = min(scene.objects,
@@ -176,8 +180,7 @@ def test_bad_depth_inputs_are_skipped_with_one_warning_each_and_2d_goes_on(tmp_p
         (lambda s: depth(half, s), lambda s: info(s, fx=0.0), 'focal length fx 0', 'bad'),
         (lambda s: depth(half, s), lambda s: camera_info(store, CAMERA, s, DEPTH_FRAME),
          'does not match the depth image', 'bad'),
-        (lambda s: depth(np.zeros_like(half), s), info, 'no detection has 30 valid samples',
-         'paired'),
+        (lambda s: depth(np.zeros_like(half), s), info, 'detection(s) without 3D', 'paired'),
         (lambda s: depth(half, later(s)), lambda s: info(later(s)), 'no depth image on',
          'unmatched'),
         (lambda s: depth(half, s), info, None, 'paired'),
@@ -210,7 +213,8 @@ def test_bad_depth_inputs_are_skipped_with_one_warning_each_and_2d_goes_on(tmp_p
             if warning:
                 assert sum(warning in line for line in output.splitlines()) == 1, \
                     (warning, output)
-        assert not received[0].detections  # all-zero depth: paired, nothing located
+        # All-zero depth: paired, nothing located: every entry says 'no 3D'.
+        assert received[0].detections and not any(d.results for d in received[0].detections)
         assert received[1].detections
         assert node.process.poll() is None and node.stop() == 0
         assert 'Traceback' not in node.output()

@@ -13,25 +13,32 @@
 # limitations under the License.
 
 """
-3D from an aligned depth image: each instance's mask, its depth samples and a robust 3D box.
+3D from an aligned depth image: each instance's mask, its depth samples and a 3D box.
 
 The depth image is registered to the colour image (same view, possibly another resolution by a
-scale, e.g. 640x352 depth beside a 1280x704 left image). Each detection's full-resolution mask
-picks its depth pixels (never its box; a regular grid of them for large objects), less those
-one depth pixel from the mask's edge (mixed depth at the object's border); invalid samples (0,
-NaN, inf, outside the depth range) are dropped, and samples far from the robust median (flying
-pixels, background seen through the mask's edge) are rejected.
-The rest are back-projected with the depth camera's matrix; the 3D box spans their trimmed
-percentiles in the depth image's optical frame (x right, y down, z forward, metres), plus the
-edge margin left out. No rclpy.
+scale, e.g. 640x352 depth beside a 1280x704 left image) and rectified. Each detection's
+full-resolution mask picks its depth pixels (never its box; a regular grid of them for large
+objects), less those one depth pixel from the mask's edge (mixed depth at the object's border);
+invalid samples (0, NaN, inf, outside the depth range) are dropped, and samples far from the
+robust median (flying pixels, background seen through the mask's edge) are rejected.
+The rest are back-projected with the rectified camera matrix (CameraInfo P, as image_geometry
+and depth_image_proc do) and a plane is fitted to them (the object's dominant surface). The
+box's extent in the image is the mask's own outline, every pixel of it, placed on that plane:
+no grid step, erosion margin or trimming shrinks it, and the grid's phase cannot move it. Its
+depth extent adds what the samples stand off the plane, less their noise. The box is either
+axis-aligned or oriented along the plane (its normal and the image's vertical in it). The
+samples and outlines are read per detection; the planes and boxes of a frame's detections are
+fitted together, in one set of array operations. All in the depth image's optical frame (x
+right, y down, z forward, metres). No rclpy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
-from typing import Any, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 
 from yolov8_seg_ros.decode import SegmentationResult
@@ -40,15 +47,25 @@ from yolov8_seg_ros.image_conversion import message_bytes
 # sensor_msgs/Image depth encodings (REP 118): dtype and metres per unit.
 DEPTH_ENCODINGS = {'16UC1': (np.dtype(np.uint16), 0.001), '32FC1': (np.dtype(np.float32), 1.0)}
 DEPTH_RANGES = {'depth_min': (0.0, 100.0), 'depth_max': (0.01, 1000.0),
-                'depth_min_points': (1, 1_000_000), 'depth_max_points': (10, 1_000_000)}
+                'depth_min_points': (1, 1_000_000), 'depth_max_points': (10, 1_000_000),
+                'depth_smoothing': (0.0, 10.0)}
+# Distortion models whose zero coefficients mean a rectified image (sensor_msgs
+# distortion_models; '' is what a camera info without calibration carries).
+RECTIFIED_MODELS = ('', 'none', 'plumb_bob')
+# Plausible pinhole intrinsics, in pixels, relative to the image's larger side: a field of
+# view from about 0.6 to 176 degrees, the principal point within an image's size of the image,
+# pixels at most 5:1.
+_FOCAL_PER_SIDE = (0.035, 100.0)
+_PIXEL_ASPECT = (0.2, 5.0)
 # Depth beside colour: the two sizes' x and y scales may differ by this much (rounding, e.g.
 # 1280x720 beside 640x352 is not the same view; 1280x704 beside 640x352 is).
 _SCALE_TOLERANCE = 0.02
-_TRIM_PERCENT = 2.0  # each side of every axis, for the extent
 _MAD_TO_SIGMA = 1.4826
 _BAND_SIGMAS = 3.0
 _BAND_MIN_FRACTION = 0.02  # the band is at least this fraction of the median distance
-_NOISE_EXTENT_SIGMAS = 4.1  # Gaussian noise between the trim percentiles, in sigmas
+_OUTLINE_PIXELS = 20_000  # about the most mask pixels read for an outline (all to 140x140)
+_IDENTITY_XYZW = (0.0, 0.0, 0.0, 1.0)
+_FRAME_AXES = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
 class DepthInputError(ValueError):
@@ -80,49 +97,100 @@ class Intrinsics:
     height: int
 
     @classmethod
-    def from_camera_info(cls, k: Sequence[float], width: int, height: int) -> Intrinsics:
-        """From CameraInfo.k (row-major 3x3) and its size; raises DepthInputError if unusable."""
-        values = [float(v) for v in k]
-        if len(values) != 9:
-            raise DepthInputError(f'camera info K has {len(values)} values, expected 9')
-        fx, cx, fy, cy = values[0], values[2], values[4], values[5]
-        if not all(math.isfinite(v) for v in (fx, fy, cx, cy)) or fx <= 0.0 or fy <= 0.0:
-            raise DepthInputError(f'camera info focal length fx {fx:g}, fy {fy:g} (centre '
-                                  f'{cx:g}, {cy:g}): expected finite and positive')
+    def from_camera_info(cls, k: Sequence[float], width: int, height: int,
+                         p: Sequence[float] = ()) -> Intrinsics:
+        """
+        From CameraInfo P (row-major 3x4), or K (3x3) where P is absent or all zero.
+
+        An aligned depth image is rectified: P is its camera matrix (image_geometry's
+        PinholeCameraModel projects with it). Raises DepthInputError, naming the matrix and the
+        values, for a matrix of the wrong length or with implausible intrinsics.
+        """
         if int(width) <= 0 or int(height) <= 0:
             raise DepthInputError(f'camera info size {width}x{height}: expected the depth '
                                   'image size')
-        return cls(fx, fy, cx, cy, int(width), int(height))
+        projection = [float(v) for v in p]
+        if projection and len(projection) != 12:
+            raise DepthInputError(f'camera info P has {len(projection)} values, expected 12')
+        if any(projection):
+            name, fx, cx, fy, cy = ('P', projection[0], projection[2], projection[5],
+                                    projection[6])
+        else:
+            values = [float(v) for v in k]
+            if len(values) != 9:
+                raise DepthInputError(f'camera info K has {len(values)} values, expected 9')
+            name, fx, cx, fy, cy = 'K', values[0], values[2], values[4], values[5]
+        width, height = int(width), int(height)
+        problem = _implausible(fx, fy, cx, cy, width, height)
+        if problem:
+            raise DepthInputError(f'camera info {name}: focal length fx {fx:g}, fy {fy:g}, '
+                                  f'centre ({cx:g}, {cy:g}) for {width}x{height}: {problem}')
+        return cls(fx, fy, cx, cy, width, height)
+
+
+def _implausible(fx: float, fy: float, cx: float, cy: float, width: int,
+                 height: int) -> Optional[str]:
+    """Return why these pinhole intrinsics cannot be a camera's, or None."""
+    if not all(math.isfinite(v) for v in (fx, fy, cx, cy)):
+        return 'expected finite values'
+    side = max(width, height)
+    low, high = _FOCAL_PER_SIDE[0] * side, _FOCAL_PER_SIDE[1] * side
+    if not (low <= fx <= high and low <= fy <= high):
+        return f'expected focal lengths of {low:.4g}..{high:.4g} pixels'
+    if not _PIXEL_ASPECT[0] <= fx / fy <= _PIXEL_ASPECT[1]:
+        return f'expected fx / fy within {_PIXEL_ASPECT[0]:g}..{_PIXEL_ASPECT[1]:g}'
+    if not (-width <= cx <= 2 * width and -height <= cy <= 2 * height):
+        return f'expected the centre within {-width}..{2 * width}, {-height}..{2 * height}'
+    return None
+
+
+def camera_intrinsics(info_msg: Any) -> Intrinsics:
+    """sensor_msgs/CameraInfo -> Intrinsics (from P, else K); see Intrinsics.from_camera_info."""
+    return Intrinsics.from_camera_info(info_msg.k, info_msg.width, info_msg.height, info_msg.p)
 
 
 @dataclass(frozen=True)
 class Depth3DConfig:
     """Per-frame settings of the 3D step (all changeable between frames)."""
 
-    min_m: float = 0.1  # nearer samples are invalid
+    min_m: float = 0.1  # nearer samples are invalid (and 0, missing depth, always is)
     max_m: float = 20.0  # farther samples are invalid
     min_points: int = 30  # fewer valid samples: no 3D detection for the instance
     max_points: int = 1000  # most samples read per instance (a regular grid when more)
+    oriented: bool = True  # boxes along the object's plane; False: axis-aligned in the frame
+    smoothing_s: float = 0.5  # Track3DSmoother's time scale (smoothing.py); 0: off
 
     def __post_init__(self) -> None:
         for name, value in (('depth_min', self.min_m), ('depth_max', self.max_m),
                             ('depth_min_points', self.min_points),
-                            ('depth_max_points', self.max_points)):
+                            ('depth_max_points', self.max_points),
+                            ('depth_smoothing', self.smoothing_s)):
             low, high = DEPTH_RANGES[name]
             if not low <= value <= high:
                 raise ValueError(f'{name} {value}: expected {low}..{high}')
         if self.min_m >= self.max_m:
             raise ValueError(f'depth_min {self.min_m} must be below depth_max {self.max_m}')
+        if self.min_points > self.max_points:
+            raise ValueError(f'depth_min_points {self.min_points} must be at most '
+                             f'depth_max_points {self.max_points} (no object could have enough '
+                             'samples)')
 
 
 @dataclass(frozen=True)
 class Object3D:
-    """One detection's place in 3D, in the depth image's optical frame (metres)."""
+    """
+    One detection's place in 3D, in the depth image's optical frame (metres).
+
+    The box is centre_xyz, turned by orientation_xyzw (a unit quaternion, x y z w; the identity
+    for an axis-aligned box), with size_xyz along its own axes.
+    """
 
     index: int  # the detection's index in the 2D result (and message)
     center_xyz: np.ndarray  # (3,) float64
     size_xyz: np.ndarray  # (3,) float64
     points_xyz: np.ndarray  # (N, 3) float32 (a column-major view): the samples kept
+    orientation_xyzw: np.ndarray = field(
+        default_factory=lambda: np.array(_IDENTITY_XYZW))  # (4,) float64
 
 
 def depth_from_image(msg: Any, max_pixels: int) -> DepthImage:
@@ -184,14 +252,23 @@ def localize(result: SegmentationResult, depth: DepthImage, intrinsics: Intrinsi
     The result's masks are at the colour image's size (result.image_wh); raises DepthInputError
     for a depth image or camera info that cannot be this view (see depth_scale).
     """
+    return localize_explained(result, depth, intrinsics, config)[0]
+
+
+def localize_explained(result: SegmentationResult, depth: DepthImage, intrinsics: Intrinsics,
+                       config: Depth3DConfig) -> tuple[list[Object3D], dict[int, str]]:
+    """Return localize's objects, and why each other detection has none (index -> reason)."""
     scale_xy = depth_scale(result.image_wh, depth, intrinsics)
-    objects = []
+    samples, missing = [], {}
     for index, instance in enumerate(result.masks):
-        located = _locate(index, instance.x0, instance.y0, instance.mask, depth, intrinsics,
-                          scale_xy, config)
-        if located is not None:
-            objects.append(located)
-    return objects
+        sampled = _sample(index, instance.x0, instance.y0, instance.mask, depth, scale_xy,
+                          config)
+        if isinstance(sampled, str):
+            missing[index] = sampled
+        else:
+            samples.append(sampled)
+    objects = _boxes(samples, intrinsics, config.oriented, missing) if samples else []
+    return objects, missing
 
 
 def _axis_samples(start: int, length: int, scale: float, limit: int,
@@ -220,12 +297,25 @@ def _axis_samples(start: int, length: int, scale: float, limit: int,
     return depth_index[inside], colour_index[inside]
 
 
-def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
-            intrinsics: Intrinsics, scale_xy: tuple[float, float],
-            config: Depth3DConfig) -> Optional[Object3D]:
+class _Samples(NamedTuple):
+    """One detection's kept depth samples and its mask's outline, before the batched fit."""
+
+    index: int
+    u: np.ndarray  # (N,) int64 depth pixel columns
+    v: np.ndarray  # (N,) int64 depth pixel rows
+    z: np.ndarray  # (N,) float32 metres
+    grid_rows: np.ndarray  # (N,) int64: the samples' places on the sample grid, row-major
+    grid_columns: np.ndarray
+    band: float  # metres: how far from the median depth samples were kept
+    outline: tuple[np.ndarray, np.ndarray, np.ndarray]  # see _outline
+
+
+def _sample(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
+            scale_xy: tuple[float, float], config: Depth3DConfig) -> Union[_Samples, str]:
+    """Return the detection's depth samples and outline, or why it has none (for the log)."""
     height, width = mask.shape
     if height == 0 or width == 0:
-        return None
+        return 'its mask is empty'
     # Read the mask on the depth pixels of its box, every step-th so that at most max_points
     # are read.
     covered = height * width * scale_xy[0] * scale_xy[1]  # depth pixels under the box
@@ -233,54 +323,290 @@ def _locate(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     us, mask_x = _axis_samples(x0, width, scale_xy[0], depth.size_wh[0], step)
     vs, mask_y = _axis_samples(y0, height, scale_xy[1], depth.size_wh[1], step)
     if us.size == 0 or vs.size == 0:
-        return None
+        return (f'its mask covers no pixel centre of the {depth.size_wh[0]}x{depth.size_wh[1]} '
+                'depth image (a depth image too small for the object)')
     # Mixed depth at the border: keep the samples whose neighbours one depth pixel away (at
     # least one colour pixel) are inside the mask too, unless too few are left.
     reach = max(1, int(math.ceil(1.0 / min(scale_xy))))
     sampled, inner = _inner_samples(mask, mask_y, mask_x, reach)
-    eroded = np.count_nonzero(inner) >= config.min_points
-    chosen = inner if eroded else sampled
+    chosen = inner if np.count_nonzero(inner) >= config.min_points else sampled
     # The depth pixels of the grid: evenly spaced, so a strided view of the image.
     z_grid = depth.values[vs[0]:vs[-1] + 1:step, us[0]:us[-1] + 1:step].astype(np.float32)
     if depth.metres_per_unit != 1.0:
         z_grid *= np.float32(depth.metres_per_unit)
-    valid = chosen & (z_grid >= config.min_m) & (z_grid <= config.max_m)  # not NaN, not inf
+    # 0 is missing depth whatever depth_min says; NaN and inf fail both comparisons.
+    if config.min_m > 0.0:
+        valid = chosen & (z_grid >= np.float32(config.min_m))
+    else:
+        valid = chosen & (z_grid > 0.0)
+    valid &= z_grid <= np.float32(config.max_m)
     z = z_grid[valid]
     if z.size < config.min_points:
-        return None
+        return _too_few_reason(int(np.count_nonzero(chosen)), z.size, step, depth, config)
     median = _median(z)
-    spread = _median(np.abs(z - median)) * _MAD_TO_SIGMA
+    spread = _median(np.abs(z - np.float32(median))) * _MAD_TO_SIGMA
     band = max(_BAND_SIGMAS * spread, _BAND_MIN_FRACTION * median)
-    near = valid & (np.abs(z_grid - median) <= band)
+    near = valid & (np.abs(z_grid - np.float32(median)) <= np.float32(band))
     rows, columns = np.nonzero(near)
     if rows.size < config.min_points:
+        return (f'{rows.size} of its {z.size} valid depth samples lie within {band:.3g} m of '
+                f'their median {median:.3g} m, fewer than depth_min_points '
+                f'{config.min_points} (no one surface under the mask)')
+    # The outline is held near the samples that may be the object's: kept ones and those
+    # without depth (a hole over a corner keeps the corner), not those on another surface.
+    support = near | (chosen & ~valid)
+    left, top, across, down = cv2.boundingRect(support.view(np.uint8))
+    window = (int(us[left]), int(us[left + across - 1]), int(vs[top]), int(vs[top + down - 1]))
+    outline = _outline(mask, x0, y0, scale_xy, window, step)
+    if outline is None:
+        return 'its mask has no pixel near its depth samples'
+    return _Samples(index, us[columns], vs[rows], z_grid[rows, columns], rows, columns, band,
+                    outline)
+
+
+def _too_few_reason(chosen: int, valid: int, step: int, depth: DepthImage,
+                    config: Depth3DConfig) -> str:
+    """Say why an object has fewer than min_points valid samples: its size, or its depth."""
+    if step == 1 and chosen < config.min_points:
+        return (f'its mask covers {chosen} pixels of the {depth.size_wh[0]}x'
+                f'{depth.size_wh[1]} depth image, fewer than depth_min_points '
+                f'{config.min_points} (a depth image too small for the object)')
+    return (f'{valid} of its {chosen} depth samples are valid (> 0, finite, '
+            f'{config.min_m:g}..{config.max_m:g} m), fewer than depth_min_points '
+            f'{config.min_points}')
+
+
+def _outline(mask: np.ndarray, x0: int, y0: int, scale_xy: tuple[float, float],
+             window: tuple[int, int, int, int],
+             step: int) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """
+    Return the mask's outline, each row's end pixels, as depth pixels u (first, last) and v.
+
+    Every convex hull vertex of the mask is the first or last pixel of its row, so the extent
+    of the mask's pixels placed on any plane, in any direction, is the extent of these. Rows
+    and columns farther than two grid steps and two pixels from window (the supported depth
+    pixels: u from, to, v from, to) are left out: a mask spilling onto another surface does
+    not stretch the box. None if no pixel is left.
+    """
+    sx, sy = scale_xy
+    height, width = mask.shape
+    margin_x, margin_y = (2 * step + 1) / sx + 2, (2 * step + 1) / sy + 2
+    column_low = max(0, int(math.floor((window[0] + 0.5) / sx - 0.5 - x0 - margin_x)))
+    column_high = min(width, int(math.ceil((window[1] + 0.5) / sx - 0.5 - x0 + margin_x)) + 1)
+    row_low = max(0, int(math.floor((window[2] + 0.5) / sy - 0.5 - y0 - margin_y)))
+    row_high = min(height, int(math.ceil((window[3] + 0.5) / sy - 0.5 - y0 + margin_y)) + 1)
+    if column_low >= column_high or row_low >= row_high:
         return None
-    noise = _depth_noise(z_grid, near)
-    # Rows x, y, z: each axis contiguous for its partition.
-    xyz = np.empty((3, rows.size), np.float32)
-    xyz[2] = z_grid[rows, columns]
-    np.multiply(us[columns] - np.float32(intrinsics.cx), xyz[2] / np.float32(intrinsics.fx),
-                out=xyz[0])
-    np.multiply(vs[rows] - np.float32(intrinsics.cy), xyz[2] / np.float32(intrinsics.fy),
-                out=xyz[1])
-    # The trimmed extent: the samples at the 2nd and 98th percentiles of each axis (order
-    # statistics by partition, a tenth of np.percentile's cost on a few thousand samples).
-    trim = int(round(rows.size * _TRIM_PERCENT / 100.0))
-    ordered = np.partition(xyz, (trim, rows.size - 1 - trim), axis=1)
-    low = ordered[:, trim].astype(np.float64)
-    high = ordered[:, rows.size - 1 - trim].astype(np.float64)
-    size = high - low
-    # The trimmed z extent of a noisy surface holds about 4.1 sigma of noise (the 2nd to 98th
-    # percentile of a Gaussian); taken out in quadrature, so a flat object facing the camera
-    # is flat and a deep one keeps its depth.
-    size[2] = math.sqrt(max(size[2] ** 2 - (_NOISE_EXTENT_SIGMAS * noise) ** 2, 0.0))
-    if eroded:
-        # The kept samples lie `reach` colour pixels inside the mask's outline on every side:
-        # give the extent that margin back, at the object's distance.
-        distance = (low[2] + high[2]) / 2.0
-        size[0] += 2.0 * reach * scale_xy[0] * distance / intrinsics.fx
-        size[1] += 2.0 * reach * scale_xy[1] * distance / intrinsics.fy
-    return Object3D(index, (low + high) / 2.0, size, xyz.T)
+    window_mask = mask[row_low:row_high, column_low:column_high]
+    if window_mask.strides[1] != 1:
+        window_mask = np.ascontiguousarray(window_mask)
+    left, top, across, down = cv2.boundingRect(window_mask)
+    if across == 0:
+        return None
+    # A large mask's outline is read on every stride-th row (all its columns), its last row,
+    # and the first rows of its first and last columns: the box's edges in the image are
+    # exact, a corner between them may fall short by up to stride - 1 rows.
+    stride = max(1, int(math.ceil(across * down / _OUTLINE_PIXELS)))
+    tight = window_mask[top:top + down, left:left + across]
+    if stride == 1:
+        first, last, rows = _row_ends(tight)
+        if rows is None:
+            rows = np.arange(down)
+    else:
+        count = -(-down // stride)
+        read = np.arange(0, (count + 3) * stride, stride)[:count + 3]
+        read[count:] = down - 1, tight[:, 0].argmax(), tight[:, across - 1].argmax()
+        first, last, rows = _row_ends(tight[read])
+        rows = read if rows is None else read[rows]
+    # Tight pixel (i, j) -> colour pixel (y0 + row_low + top + i, x0 + column_low + left + j)
+    # -> depth pixel ((colour + 0.5) scale - 0.5).
+    u_shift = (x0 + column_low + left + 0.5) * sx - 0.5
+    return (first * sx + u_shift, last * sx + u_shift,
+            rows * sy + ((y0 + row_low + top + 0.5) * sy - 0.5))
+
+
+def _row_ends(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """
+    Return the first and last set column of each row that has one, and those rows.
+
+    mask: uint8 0/1 with contiguous rows (cv2.flip's and a fast argmax's need). The rows are
+    None when every row has a set pixel (as in a mask's own box, but for a hollow in it).
+    """
+    inside = mask.view(bool)
+    first = inside.argmax(axis=1)
+    # argmax runs fast forward over contiguous rows only: mirror the rows, then look again.
+    last = mask.shape[1] - 1 - cv2.flip(mask, 1).view(bool).argmax(axis=1)
+    # An empty row's first set column is 0 too: look at column 0 of those rows only.
+    starts_left = np.flatnonzero(first == 0)
+    empty = starts_left[~inside[starts_left, 0]]
+    if empty.size == 0:
+        return first, last, None
+    rows = np.delete(np.arange(inside.shape[0]), empty)
+    return first[rows], last[rows], rows
+
+
+def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
+           missing: dict[int, str]) -> list[Object3D]:
+    """
+    Fit every detection's plane and box in one pass over all their samples and outlines.
+
+    Per detection: the plane of its samples (least squares on 1/z, linear in the pixel on any
+    plane in 3D); its outline placed on that plane gives the box's extent along the box's
+    axes; the depth extent adds the samples' standoff from the plane, less the depth noise (a
+    flat object is flat). A detection whose box is not finite goes to missing instead.
+    """
+    fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
+    count = len(samples)
+    sizes = np.array([len(s.z) for s in samples])
+    starts = np.zeros(count, np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    owner = np.repeat(np.arange(count), sizes)
+    u = np.concatenate([s.u for s in samples])
+    v = np.concatenate([s.v for s in samples])
+    z = np.concatenate([s.z for s in samples])
+    # The published points: rows x, y, z (float32), each axis contiguous.
+    xyz = np.empty((3, z.size), np.float32)
+    xyz[2] = z
+    np.multiply(u - cx, z / fx, out=xyz[0])
+    np.multiply(v - cy, z / fy, out=xyz[1])
+    # The planes, over centred pixels; a tiny ridge on the slopes keeps one row or one column
+    # of samples solvable (flat along the other axis).
+    u0 = np.add.reduceat(u, starts) / sizes
+    v0 = np.add.reduceat(v, starts) / sizes
+    du, dv = u - u0[owner], v - v0[owner]
+    inverse = np.divide(1.0, z, dtype=np.float64)
+    mean = np.add.reduceat(inverse, starts) / sizes
+    inverse -= mean[owner]
+    suu = np.add.reduceat(du * du, starts) + 1e-6 * sizes
+    svv = np.add.reduceat(dv * dv, starts) + 1e-6 * sizes
+    suv = np.add.reduceat(du * dv, starts)
+    su = np.add.reduceat(du * inverse, starts)
+    sv = np.add.reduceat(dv * inverse, starts)
+    determinant = suu * svv - suv * suv
+    slope_u = (su * svv - sv * suv) / determinant
+    slope_v = (sv * suu - su * suv) / determinant
+    # Each sample's standoff from its plane (metres along z), and the standoff's spread
+    # less the noise's: the noise from horizontal neighbours, whose difference is two samples'.
+    standoff = du * slope_u[owner]
+    standoff += dv * slope_v[owner]
+    standoff += mean[owner]
+    np.divide(1.0, standoff, out=standoff)
+    np.subtract(z, standoff, out=standoff)
+    middle = np.add.reduceat(standoff, starts) / sizes
+    spread = np.add.reduceat(standoff * standoff, starts) / sizes - middle * middle
+    rows = np.concatenate([s.grid_rows for s in samples])
+    columns = np.concatenate([s.grid_columns for s in samples])
+    neighbours = (np.diff(columns) == 1) & (np.diff(rows) == 0)
+    neighbours[starts[1:] - 1] = False  # the last of one detection and the first of the next
+    steps = np.diff(standoff)[neighbours]
+    steps *= steps
+    pair_owner = owner[1:][neighbours]
+    noise = np.bincount(pair_owner, steps, count) / np.maximum(
+        2 * np.bincount(pair_owner, minlength=count), 1)
+    # An even spread of half-width h has variance h^2 / 3.
+    half = np.sqrt(3.0 * np.maximum(spread - noise, 0.0))
+    # The outlines on the planes.
+    ends = [s.outline for s in samples]
+    end_sizes = np.array([2 * len(e[2]) for e in ends])
+    end_starts = np.zeros(count, np.int64)
+    np.cumsum(end_sizes[:-1], out=end_starts[1:])
+    end_owner = np.repeat(np.arange(count), end_sizes)
+    end_u = np.concatenate([part for e in ends for part in e[:2]])
+    end_v = np.concatenate([part for e in ends for part in (e[2], e[2])])
+    end_inverse = (mean - slope_u * u0 - slope_v * v0)[end_owner]
+    end_inverse += slope_u[end_owner] * end_u
+    end_inverse += slope_v[end_owner] * end_v
+    # Where a plane runs far past its samples' depths (seen at a grazing angle), the outline
+    # is held to them.
+    z_min = np.minimum.reduceat(z, starts).astype(np.float64)
+    z_max = np.maximum.reduceat(z, starts).astype(np.float64)
+    pad = 0.5 * (z_max - z_min) + np.array([s.band for s in samples])
+    np.clip(end_inverse, (1.0 / (z_max + pad))[end_owner],
+            (1.0 / np.maximum(z_min - pad, 0.5 * z_min))[end_owner], out=end_inverse)
+    points = np.empty((3, end_u.size))
+    np.divide(1.0, end_inverse, out=points[2])
+    np.multiply(end_u - cx, points[2] / fx, out=points[0])
+    np.multiply(end_v - cy, points[2] / fy, out=points[1])
+    # The box axes: the plane's (its normal, from 1/z = a + b u + c v:
+    # (b fx, c fy, a + b cx + c cy)), or the frame's.
+    normals = np.stack([slope_u * fx, slope_v * fy,
+                        mean - slope_u * (u0 - cx) - slope_v * (v0 - cy)], axis=1).tolist()
+    axes = [_plane_axes(normal) for normal in normals] if oriented else [_FRAME_AXES] * count
+    if oriented:
+        along = np.empty_like(points)
+        for k, (start, stop) in enumerate(zip(end_starts.tolist(),
+                                              (end_starts + end_sizes).tolist())):
+            np.matmul(axes[k], points[:, start:stop], out=along[:, start:stop])
+        points = along
+    low = np.minimum.reduceat(points, end_starts, axis=1).T.tolist()
+    high = np.maximum.reduceat(points, end_starts, axis=1).T.tolist()
+    # A sample stands off the plane along its ray: the ray at the plane's middle, with z 1.
+    rays = np.stack([(u0 - cx) / fx, (v0 - cy) / fy], axis=1).tolist()
+    middle, half = middle.tolist(), half.tolist()
+    boxes = []  # per detection: centre, size, quaternion (10 numbers)
+    for k in range(count):
+        (xx, xy, xz), (yx, yy, yz), (nx, ny, nz) = axes[k]
+        along_ray = nx * rays[k][0] + ny * rays[k][1] + nz
+        (lx, ly, lz), (hx, hy, hz) = low[k], high[k]
+        lz += (middle[k] - half[k]) * along_ray
+        hz += (middle[k] + half[k]) * along_ray
+        # The box's centre, back from its axes to the frame's.
+        bx, by, bz = (lx + hx) / 2.0, (ly + hy) / 2.0, (lz + hz) / 2.0
+        boxes.append((xx * bx + yx * by + nx * bz, xy * bx + yy * by + ny * bz,
+                      xz * bx + yz * by + nz * bz, hx - lx, hy - ly, hz - lz,
+                      *(_quaternion_xyzw(axes[k]) if oriented else _IDENTITY_XYZW)))
+    boxes = np.array(boxes)
+    finite = np.isfinite(boxes).all(axis=1).tolist()
+    objects = []
+    for k, sampled in enumerate(samples):
+        if not finite[k]:
+            missing[sampled.index] = 'its box came out non-finite'
+            continue
+        objects.append(Object3D(sampled.index, boxes[k, 0:3], boxes[k, 3:6],
+                                xyz[:, starts[k]:starts[k] + sizes[k]].T, boxes[k, 6:10]))
+    return objects
+
+
+def _plane_axes(normal: Sequence[float]) -> tuple[tuple[float, float, float], ...]:
+    """
+    Return the box axes of a plane with this normal: x, y in it, z along the normal.
+
+    z points away from the camera; y is the image's down direction within the plane (a sign
+    stays upright), or, for a plane seen nearly edge-on from above or below (a floor, a table
+    top), x is the image's right direction within it. Right-handed, unit length.
+    """
+    nx, ny, nz = normal
+    length = math.sqrt(nx * nx + ny * ny + nz * nz)
+    if nz < 0.0:
+        length = -length
+    nx, ny, nz = nx / length, ny / length, nz / length
+    # The image's down (0, 1, 0) less its part along the normal.
+    dx, dy, dz = -ny * nx, 1.0 - ny * ny, -ny * nz
+    length = math.sqrt(dx * dx + dy * dy + dz * dz)
+    if length >= 0.2:
+        yx, yy, yz = dx / length, dy / length, dz / length
+        x_axis = (yy * nz - yz * ny, yz * nx - yx * nz, yx * ny - yy * nx)  # y cross n
+        return x_axis, (yx, yy, yz), (nx, ny, nz)
+    rx, ry, rz = 1.0 - nx * nx, -nx * ny, -nx * nz
+    length = math.sqrt(rx * rx + ry * ry + rz * rz)
+    xx, xy, xz = rx / length, ry / length, rz / length
+    y_axis = (ny * xz - nz * xy, nz * xx - nx * xz, nx * xy - ny * xx)  # n cross x
+    return (xx, xy, xz), y_axis, (nx, ny, nz)
+
+
+def _quaternion_xyzw(axes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """
+    Return the unit quaternion (x, y, z, w) of the rotation whose columns are axes.
+
+    Each component from the diagonal, its sign from the off-diagonal (w >= 0).
+    """
+    (m00, m10, m20), (m01, m11, m21), (m02, m12, m22) = axes
+    q = (math.copysign(math.sqrt(max(1.0 + m00 - m11 - m22, 0.0)), m21 - m12),
+         math.copysign(math.sqrt(max(1.0 - m00 + m11 - m22, 0.0)), m02 - m20),
+         math.copysign(math.sqrt(max(1.0 - m00 - m11 + m22, 0.0)), m10 - m01),
+         math.sqrt(max(1.0 + m00 + m11 + m22, 0.0)))
+    length = math.sqrt(sum(value * value for value in q))
+    return tuple(value / length for value in q)
 
 
 def _inner_samples(mask: np.ndarray, rows: Any, columns: Any,
@@ -333,19 +659,6 @@ def _neighbours(index: Any, reach: int, limit: int) -> tuple[int, int, tuple[Any
     return low, high, (inside - reach, inside, inside + reach)
 
 
-def _depth_noise(z_grid: np.ndarray, kept: np.ndarray) -> float:
-    """
-    Estimate the depth noise (sigma, metres) from neighbouring samples of one surface.
-
-    Differences between horizontal neighbours (both kept), less their median (a slanted
-    surface's steady step), are two samples' noise: their robust spread over sqrt(2).
-    """
-    steps = (z_grid[:, 1:] - z_grid[:, :-1])[kept[:, 1:] & kept[:, :-1]]
-    if steps.size < 10:
-        return 0.0
-    return _median(np.abs(steps - _median(steps))) * _MAD_TO_SIGMA / math.sqrt(2.0)
-
-
 def _median(values: np.ndarray) -> float:
     """
     Return the (upper) median of a 1-D array by partition, without np.median's overhead.
@@ -363,11 +676,56 @@ def locate_frame(result: SegmentationResult, depth_msg: Any, info_msg: Any, max_
     Place one frame's detections in 3D from its paired depth image and camera info messages.
 
     Raises DepthInputError for a depth image or camera info that cannot be used (see
-    depth_from_image, Intrinsics.from_camera_info and depth_scale).
+    depth_from_image, Intrinsics.from_camera_info, depth_scale; a depth image without a
+    frame_id, whose 3D could not be placed anywhere).
     """
+    return locate_frame_explained(result, depth_msg, info_msg, max_pixels, config)[0]
+
+
+def locate_frame_explained(result: SegmentationResult, depth_msg: Any, info_msg: Any,
+                           max_pixels: int,
+                           config: Depth3DConfig) -> tuple[list[Object3D], dict[int, str]]:
+    """Return locate_frame's objects, and why each other detection has none (by index)."""
+    if not str(depth_msg.header.frame_id):
+        raise DepthInputError('depth image with an empty header.frame_id: its 3D would be in '
+                              "no frame (set the depth driver's frame_id)")
     depth = depth_from_image(depth_msg, max_pixels)
-    intrinsics = Intrinsics.from_camera_info(info_msg.k, info_msg.width, info_msg.height)
-    return localize(result, depth, intrinsics, config)
+    intrinsics = camera_intrinsics(info_msg)
+    return localize_explained(result, depth, intrinsics, config)
+
+
+def missing_summary(missing: dict[int, str], shown: int = 2) -> str:
+    """One line on the detections without 3D: the first few (by index) and why."""
+    items = sorted(missing.items())
+    text = '; '.join(f'detection {index}: {why}' for index, why in items[:shown])
+    more = f' (and {len(items) - shown} more)' if len(items) > shown else ''
+    return f'{len(items)} detection(s) without 3D: {text}{more}'
+
+
+def depth_input_notes(depth_msg: Any, info_msg: Any) -> list[str]:
+    """
+    Return what is doubtful about a usable depth image and camera info pair (empty: nothing).
+
+    The 3D step goes on with them; the node logs each note (throttled): a camera info without
+    P (K is used), a distortion model or coefficients that say the image is not rectified
+    (aligned depth must be), frame_ids that disagree.
+    """
+    notes = []
+    if not any(float(value) for value in info_msg.p):
+        notes.append('camera info P is all zero: back-projecting with K (aligned depth is '
+                     'rectified; its camera info should carry P, as image_geometry uses it)')
+    model = str(info_msg.distortion_model)
+    coefficients = [float(value) for value in info_msg.d]
+    if model not in RECTIFIED_MODELS or any(coefficients):
+        shown = ', '.join(f'{value:g}' for value in coefficients[:8])
+        notes.append(f'camera info distortion model {model[:32]!r} with D [{shown}]: the depth '
+                     'image is taken as rectified (aligned depth must be); rectify it '
+                     '(depth_image_proc) or give its rectified camera info')
+    depth_frame, info_frame = str(depth_msg.header.frame_id), str(info_msg.header.frame_id)
+    if depth_frame and info_frame and depth_frame != info_frame:
+        notes.append(f'depth image frame_id {depth_frame[:64]!r} but its camera info says '
+                     f'{info_frame[:64]!r}: the 3D is published in {depth_frame[:64]!r}')
+    return notes
 
 
 def nearest_by_stamp(stamped: Sequence[tuple[int, Any]], stamp_ns: int,

@@ -30,7 +30,8 @@ from typing import Any, Callable, NamedTuple, Optional, Protocol, Sequence
 from std_msgs.msg import Header
 
 from yolov8_seg_ros.backends import BackendError
-from yolov8_seg_ros.depth import DepthInputError, locate_frame
+from yolov8_seg_ros.depth import (depth_input_notes, DepthInputError, locate_frame_explained,
+                                  missing_summary)
 from yolov8_seg_ros.depth_pairing import DepthPairing, Paired
 from yolov8_seg_ros.image_conversion import (format_mismatch, from_compressed, from_hbm,
                                              from_image, SourceImage)
@@ -43,6 +44,7 @@ from yolov8_seg_ros.parameters import RuntimeConfig
 from yolov8_seg_ros.pipeline import FrameOutputs, Prepared, SegmentationPipeline
 from yolov8_seg_ros.preprocess import ImageFormatError
 from yolov8_seg_ros.runtime import PipelineStats
+from yolov8_seg_ros.smoothing import Track3DSmoother
 
 # A converter: message -> (image, header, a warning about the message or None).
 Converter = Callable[[Any], tuple[SourceImage, Any, Optional[str]]]
@@ -103,6 +105,8 @@ class FrameStep:
         self.active_tracks = 0  # after the last processed frame
         self.markers_shown = False  # markers were published and not deleted since
         self._markers_frame_id = ''
+        self._smoother: Optional[Track3DSmoother] = None
+        self._smoother_key: Optional[tuple[float, str]] = None
 
     def __call__(self, context: FrameContext, msg: Any, received_s: float) -> None:
         """Process one frame with the backend in this thread; every outcome is counted."""
@@ -179,24 +183,40 @@ class FrameStep:
             self.clear_markers(sink, header)
             return
         try:
-            objects = locate_frame(outputs.result, paired.depth, paired.info,
-                                   context.max_pixels, config.depth)
+            objects, missing = locate_frame_explained(outputs.result, paired.depth, paired.info,
+                                                      context.max_pixels, config.depth)
         except DepthInputError as error:
             pairing.counts['frames_depth_bad'] += 1
             self._warn(f'skipping depth on {pairing.depth_topic}: {error}')
             self.clear_markers(sink, header)
             return
+        for note in depth_input_notes(paired.depth, paired.info):
+            self._warn(f'depth on {pairing.depth_topic}: {note}')
         counts = pairing.counts
         counts['frames_depth_paired'] += 1
         counts['objects_3d'] += len(objects)
         counts['objects_without_3d'] += len(outputs.result) - len(objects)
-        if len(outputs.result) and not objects:
-            depth = config.depth
-            self._warn(f'depth on {pairing.depth_topic}: no detection has {depth.min_points} '
-                       f'valid samples (0, NaN, or outside {depth.min_m:g}..{depth.max_m:g} m)')
+        if missing:
+            self._warn(f'depth on {pairing.depth_topic}: {missing_summary(missing)}')
+        objects = self._smoothed(objects, outputs, header, config)
         self._send_3d(sink, objects, outputs, Header(stamp=header.stamp,
                                                      frame_id=paired.depth.header.frame_id),
                       context.pipeline.class_names, config)
+
+    def _smoothed(self, objects: list, outputs: FrameOutputs, header: Any,
+                  config: RuntimeConfig) -> list:
+        """Smooth confirmed tracks' boxes over time (a new smoother when its settings change)."""
+        stamp_s = stamp_seconds(header)
+        key = (config.depth.smoothing_s, config.tracking)
+        if self._smoother_key != key:
+            self._smoother, self._smoother_key = Track3DSmoother(key[0]), key
+        if stamp_s is None or outputs.track_ids is None:
+            return objects
+        return self._smoother.update(stamp_s, outputs.track_ids, objects)
+
+    def reset_3d(self) -> None:
+        """Forget the smoothed tracks (deactivate: the next frames start afresh)."""
+        self._smoother_key = None
 
     def _send_3d(self, sink: FrameSink, objects: Sequence[Any], outputs: FrameOutputs,
                  header: Any, names: Sequence[str], config: RuntimeConfig) -> None:

@@ -20,6 +20,7 @@ import array
 from typing import Any, Mapping, Optional, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Pose
 import numpy as np
 from sensor_msgs.msg import Image, PointCloud2, PointField
 from vision_msgs.msg import (Detection2D, Detection2DArray, Detection3D, Detection3DArray,
@@ -51,8 +52,7 @@ def detections_msg(result: SegmentationResult, header: Any, class_names: Sequenc
                                                   result.class_ids.tolist())):
         detection = Detection2D()
         detection.header = header
-        track_id = track_ids[index] if track_ids is not None else None
-        detection.id = '' if track_id is None else str(track_id)
+        detection.id = _track_label(track_ids, index)
         detection.bbox.center.position.x = (box[0] + box[2]) / 2.0
         detection.bbox.center.position.y = (box[1] + box[3]) / 2.0
         detection.bbox.size_x = box[2] - box[0]
@@ -71,8 +71,14 @@ def _hypothesis(class_id: int, score: float, class_names: Sequence[str],
     return hypothesis
 
 
+def _track_id(track_ids: TrackIds, index: int) -> Optional[int]:
+    """Return detection index's track id, or None (no tracking, or no confirmed track)."""
+    return track_ids[index] if track_ids is not None else None
+
+
 def _track_label(track_ids: TrackIds, index: int) -> str:
-    track_id = track_ids[index] if track_ids is not None else None
+    """Return detection index's track id as Detection2D/3D.id: decimal, or empty without one."""
+    track_id = _track_id(track_ids, index)
     return '' if track_id is None else str(track_id)
 
 
@@ -80,43 +86,60 @@ def detections_3d_msg(objects: Sequence[Object3D], result: SegmentationResult, h
                       class_names: Sequence[str], class_id_format: str,
                       track_ids: TrackIds = None) -> Detection3DArray:
     """
-    Detection3DArray of the located objects: box centre and size in metres, optical frame.
+    Detection3DArray with one entry per 2D detection, in the 2D array's order.
 
-    The class hypothesis and score are the 2D detection's, and id its track id (the same
-    string as in the 2D message: 2D and 3D join on id). header: the colour frame's stamp with
-    the depth image's frame_id.
+    detections[i] belongs to Detection2DArray.detections[i] of the same frame (and to mask
+    value i + 1), with or without tracking; id is the same track id string as the 2D one.
+    A located detection has its class hypothesis and score (the 2D detection's) with the box
+    centre as its pose, and bbox in metres in the depth image's optical frame: centre,
+    orientation (a unit quaternion; the identity for axis-aligned boxes) and size along the
+    box's own axes. A detection without 3D (too few valid depth samples) has no results and
+    an all-zero bbox (size 0, identity orientation): check results before use. header: the
+    colour frame's stamp with the depth image's frame_id.
     """
     detections = Detection3DArray()
     detections.header = header
-    for located in objects:
-        k = located.index
+    located = {o.index: o for o in objects}
+    for k in range(len(result)):
         detection = Detection3D()
         detection.header = header
         detection.id = _track_label(track_ids, k)
-        hypothesis = _hypothesis(int(result.class_ids[k]), float(result.scores[k]),
-                                 class_names, class_id_format)
-        x, y, z = (float(v) for v in located.center_xyz)
-        hypothesis.pose.pose.position.x, hypothesis.pose.pose.position.y = x, y
-        hypothesis.pose.pose.position.z = z
-        detection.results.append(hypothesis)
-        detection.bbox.center.position.x, detection.bbox.center.position.y = x, y
-        detection.bbox.center.position.z = z
         detection.bbox.center.orientation.w = 1.0
-        detection.bbox.size.x, detection.bbox.size.y, detection.bbox.size.z = (
-            float(v) for v in located.size_xyz)
+        found = located.get(k)
+        if found is not None:
+            hypothesis = _hypothesis(int(result.class_ids[k]), float(result.scores[k]),
+                                     class_names, class_id_format)
+            hypothesis.pose.pose = _pose(found)
+            detection.results.append(hypothesis)
+            detection.bbox.center = _pose(found)
+            detection.bbox.size.x, detection.bbox.size.y, detection.bbox.size.z = (
+                float(v) for v in found.size_xyz)
         detections.detections.append(detection)
     return detections
 
 
+def _pose(located: Object3D) -> Pose:
+    """Return the object's box centre and orientation as a geometry_msgs/Pose."""
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in located.center_xyz)
+    (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+     pose.orientation.w) = (float(v) for v in located.orientation_xyzw)
+    return pose
+
+
 def markers_msg(objects: Sequence[Object3D], result: SegmentationResult, header: Any,
                 class_names: Sequence[str], track_ids: TrackIds = None) -> MarkerArray:
-    """rviz2 markers: DELETEALL (no stale markers), then a box and a '#id class 1.23 m' text."""
+    """
+    rviz2 markers: DELETEALL (no stale markers), then a box and a '#id class 1.23 m' text.
+
+    The box is oriented as the object's; detection i's markers have ids 2 i and 2 i + 1.
+    """
     markers = MarkerArray()
     clear = Marker()
     clear.header = header
     clear.action = Marker.DELETEALL
     markers.markers.append(clear)
-    for number, located in enumerate(objects):
+    for located in objects:
         k = located.index
         blue, green, red = class_color(int(result.class_ids[k]))
         track = _track_label(track_ids, k)
@@ -127,24 +150,34 @@ def markers_msg(objects: Sequence[Object3D], result: SegmentationResult, header:
             marker = Marker()
             marker.header = header
             marker.ns = 'yolov8_seg'
-            marker.id = 2 * number + offset
+            marker.id = 2 * k + offset
             marker.type = kind
             marker.action = Marker.ADD
-            marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (
-                float(v) for v in located.center_xyz)
-            marker.pose.orientation.w = 1.0
             marker.color.r, marker.color.g, marker.color.b = red / 255, green / 255, blue / 255
             if kind == Marker.CUBE:
+                marker.pose = _pose(located)
                 marker.scale.x, marker.scale.y, marker.scale.z = (
                     max(float(v), 0.01) for v in located.size_xyz)
                 marker.color.a = 0.4
             else:
-                marker.pose.position.y -= float(located.size_xyz[1]) / 2 + 0.1  # above it
+                # Above the box (optical y points down), however the box is turned.
+                marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (
+                    float(v) for v in located.center_xyz)
+                marker.pose.orientation.w = 1.0
+                marker.pose.position.y -= _half_height(located) + 0.1
                 marker.scale.z = 0.15
                 marker.color.a = 1.0
                 marker.text = text
             markers.markers.append(marker)
     return markers
+
+
+def _half_height(located: Object3D) -> float:
+    """Return how far the object's box reaches above its centre along optical y (metres)."""
+    x, y, z, w = (float(v) for v in located.orientation_xyzw)
+    # The frame's y component of each box axis (row 1 of the rotation matrix).
+    row = (2.0 * (x * y + z * w), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - x * w))
+    return sum(abs(r) * float(s) for r, s in zip(row, located.size_xyz)) / 2.0
 
 
 def delete_all_markers_msg(header: Any) -> MarkerArray:
@@ -178,8 +211,7 @@ def points_msg(objects: Sequence[Object3D], header: Any,
         cloud['y'][start:end] = located.points_xyz[:, 1]
         cloud['z'][start:end] = located.points_xyz[:, 2]
         cloud['instance'][start:end] = located.index + 1
-        track = track_ids[located.index] if track_ids is not None else None
-        cloud['track_id'][start:end] = track or 0
+        cloud['track_id'][start:end] = _track_id(track_ids, located.index) or 0
         start = end
     msg = PointCloud2()
     msg.header = header

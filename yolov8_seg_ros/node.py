@@ -141,6 +141,7 @@ class SegmentationNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Unsubscribe and let the frame in progress finish; the model stays loaded."""
         self._stop_input()
+        self._step.reset_3d()
         self._state = 'inactive'
         self.get_logger().info('inactive: image subscription dropped, model kept')
         return super().on_deactivate(state)

@@ -29,7 +29,8 @@ from typing import Any, Mapping, NamedTuple, Optional, Sequence, Union
 
 import yaml
 
-from yolov8_seg_ros.backends import BACKEND_NAMES
+from yolov8_seg_ros.backends import BACKEND_NAMES, BPU_ANY_CORE, BPU_DEFAULT_PRIORITY, \
+    BPU_PRIORITY_RANGE, scheduling_problem
 from yolov8_seg_ros.decode import DECODE_RANGES, DecodeConfig, NMS_MODES
 from yolov8_seg_ros.depth import Depth3DConfig, DEPTH_RANGES
 from yolov8_seg_ros.names import INPUT_TOPICS, INPUT_TRANSPORTS
@@ -99,6 +100,18 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               applies='configure', value_range=(0, 256)),
     ParamSpec('onnx_providers', ['cpu'], 'ONNX Runtime execution providers in order of '
               f'preference, from {PROVIDER_NAMES}; unavailable ones fall back to the CPU',
+              applies='configure'),
+    ParamSpec('bpu_priority', BPU_DEFAULT_PRIORITY, 'BPU task priority of the model, higher '
+              'runs first (255 may preempt); hbm_runtime: set_scheduling_params, hobot_dnn: '
+              'every forward; onnxruntime ignores it', applies='configure',
+              value_range=BPU_PRIORITY_RANGE),
+    ParamSpec('bpu_cores', [BPU_ANY_CORE], f'BPU cores the model runs on: [{BPU_ANY_CORE}] '
+              'lets the runtime pick, else core indices from 0 (the RDK X5 has core 0); '
+              'hobot_dnn takes one core; onnxruntime ignores it', applies='configure'),
+    ParamSpec('inference_process', False, 'Run the model in a separate process (shared '
+              'memory in and out), so that it infers the next frame while this one is decoded, '
+              'published and located in 3D: worth it when the model time and the CPU time per '
+              'frame are both large (BPU runtimes hold the GIL while they infer)',
               applies='configure'),
     ParamSpec('conf_threshold', _DECODE.conf_threshold, 'Minimum class score of a published '
               'detection', value_range=DECODE_RANGES['conf_threshold']),
@@ -170,8 +183,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('depth_min_points', _DEPTH.min_points, 'Fewest valid depth samples under a '
               'mask for a 3D detection', value_range=DEPTH_RANGES['depth_min_points']),
     ParamSpec('depth_max_points', _DEPTH.max_points, 'Most depth samples read per object (a '
-              'regular grid over the mask when it covers more); also the points published',
-              value_range=DEPTH_RANGES['depth_max_points']),
+              'regular grid over the mask when it covers more); also the points published. At '
+              'least depth_min_points', value_range=DEPTH_RANGES['depth_max_points']),
+    ParamSpec('depth_oriented', _DEPTH.oriented, '3D boxes turned along the plane of the '
+              "object's depth samples (bbox.center.orientation a unit quaternion in the depth "
+              "frame, size along the box's own axes; y is the image's down within the plane); "
+              'false: axis-aligned in the depth frame'),
+    ParamSpec('depth_smoothing', _DEPTH.smoothing_s, 'Seconds: time scale of the '
+              'constant-velocity Kalman filter that steadies the 3D centre and size of each '
+              'confirmed track (0: off); larger is steadier and slower to follow a change of '
+              'speed (0.5 at 30 fps: about 3.8x less jitter, no lag at a steady speed)',
+              value_range=DEPTH_RANGES['depth_smoothing']),
 )
 
 SPECS: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETERS}
@@ -240,6 +262,8 @@ def validate(name: str, value: Any, num_classes: Optional[int] = None) -> Option
         bad = [p for p in value if p not in PROVIDER_NAMES]
         if bad or not value:
             return f'onnx_providers {list(value)}: expected some of {PROVIDER_NAMES}'
+    if name == 'bpu_cores':
+        return scheduling_problem(BPU_DEFAULT_PRIORITY, list(value))
     return None
 
 
@@ -460,7 +484,9 @@ def runtime_config(values: Mapping[str, Any]) -> RuntimeConfig:
                                                else tracker.low_score))
     depth = Depth3DConfig(min_m=float(values['depth_min']), max_m=float(values['depth_max']),
                           min_points=int(values['depth_min_points']),
-                          max_points=int(values['depth_max_points']))
+                          max_points=int(values['depth_max_points']),
+                          oriented=bool(values['depth_oriented']),
+                          smoothing_s=float(values['depth_smoothing']))
     return RuntimeConfig(decode, str(values['mask_output']), bool(values['publish_overlay']),
                          str(values['class_id_format']), tracking, tracker,
                          bool(values['depth_topic']), depth,

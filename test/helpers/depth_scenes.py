@@ -20,7 +20,8 @@ shape is a flat object at a known distance (0.5 to 8 m), some tilted, nearer one
 ones. The colour image carries the shapes as the shapes model knows them; the depth image is
 exact per pixel (z in metres), optionally with a stereo/ToF-like noise model: Gaussian noise
 growing with z squared, holes, and flying pixels along depth edges. Ground truth per object is
-the box (trimmed like the node's) of its visible surface's exact 3D points.
+the true extent of its visible surface: the box of the exact 3D points of every visible pixel
+(no trimming: the node's estimate is scored against the whole object).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def render_scene(seed: int, overlapping: bool = False, wall_m: float = 12.0,
             continue
         points = np.stack([ray_x[visible] * z[visible], ray_y[visible] * z[visible],
                            z[visible]], axis=1)
-        low, high = np.percentile(points, [2.0, 98.0], axis=0)
+        low, high = points.min(axis=0), points.max(axis=0)
         objects.append(Object3DTruth(class_id, visible, distance,
                                      float(visible.sum() / mask.sum()), (low + high) / 2.0,
                                      high - low))
@@ -180,3 +181,31 @@ def box_median_baseline(box_xyxy: np.ndarray, depth_m: np.ndarray,
     z = float(np.median(valid))
     u, v = (x1 + x2) / 2.0 - 0.5, (y1 + y2) / 2.0 - 0.5
     return np.array([(u - camera.cx) / camera.fx * z, (v - camera.cy) / camera.fy * z, z])
+
+
+@dataclass(frozen=True)
+class TiltedSquare:
+    """A square turned about the vertical axis before a wall: exact depth, mask and pose."""
+
+    depth_m: np.ndarray  # (H, W) float32
+    mask: np.ndarray  # (H, W) bool
+    center_xyz: np.ndarray
+    axes: np.ndarray  # (3, 3) columns: the square's x and y edges, and its normal (away)
+    side_m: float
+
+
+def render_tilted_square(yaw_rad: float, side_m: float = 0.8, distance_m: float = 2.5,
+                         offset_xy: tuple[float, float] = (0.0, 0.0),
+                         wall_m: float = 6.0) -> TiltedSquare:
+    """Render a square of side_m at (offset_xy, distance_m), turned by yaw_rad about optical y."""
+    ray_x, ray_y = _rays()
+    center = np.array([offset_xy[0], offset_xy[1], distance_m])
+    axes = np.array([[np.cos(yaw_rad), 0.0, np.sin(yaw_rad)], [0.0, 1.0, 0.0],
+                     [-np.sin(yaw_rad), 0.0, np.cos(yaw_rad)]])
+    normal = axes[:, 2]
+    z = (normal @ center) / (normal[0] * ray_x + normal[1] * ray_y + normal[2])
+    points = np.stack([ray_x * z, ray_y * z, z], axis=-1) - center
+    inside = ((np.abs(points @ axes[:, 0]) <= side_m / 2)
+              & (np.abs(points @ axes[:, 1]) <= side_m / 2) & (z > 0))
+    depth = np.where(inside, z, wall_m).astype(np.float32)
+    return TiltedSquare(depth, inside, center, axes, side_m)
