@@ -42,7 +42,7 @@ from yolov8_seg_ros.depth import (_axis_samples, _inner_samples, Depth3DConfig,
                                   depth_from_image, depth_input_notes, depth_scale, DepthImage,
                                   DepthInputError, Intrinsics, localize, localize_explained,
                                   locate_frame, locate_frame_explained, missing_summary,
-                                  nearest_by_stamp, Object3D)
+                                  Object3D)
 from yolov8_seg_ros.image_conversion import SourceImage
 from yolov8_seg_ros.names import sibling_camera_info
 from yolov8_seg_ros.parameters import default_values, runtime_config
@@ -533,14 +533,6 @@ def test_depth_must_be_a_scaled_view_of_the_colour_image():
                     Intrinsics(400.0, 400.0, 320.0, 240.0, 640, 480))
     with pytest.raises(DepthInputError, match='camera info size 640x480 does not match'):
         depth_scale((1280, 704), depth, Intrinsics(400.0, 400.0, 320.0, 240.0, 640, 480))
-
-
-def test_pairing_takes_the_nearest_stamp_within_the_limit():
-    stamped = [(1_000_000_000, 'a'), (1_033_000_000, 'b'), (1_100_000_000, 'c')]
-    assert nearest_by_stamp(stamped, 1_030_000_000, 20_000_000) == 'b'
-    assert nearest_by_stamp(stamped, 1_066_000_000, 20_000_000) is None
-    assert nearest_by_stamp(list(reversed(stamped)), 1_095_000_000, 20_000_000) == 'c'
-    assert nearest_by_stamp([], 0, 10) is None
 
 
 def test_camera_info_beside_the_depth_topic():

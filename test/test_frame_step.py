@@ -228,6 +228,16 @@ def test_stamped_buffer_is_bounded_by_time_and_bytes_and_prefers_the_newest():
     assert len(buffer) == 0 and buffer.nbytes == 0 and buffer.latest_stamp_s() is None
 
 
+def test_pairing_takes_the_nearest_stamp_within_the_limit():
+    buffer = StampedBuffer(max_bytes=1 << 20)
+    assert buffer.nearest(0, 10) is None
+    for seconds in (1.1, 1.0, 1.033):  # arrival order is not stamp order
+        buffer.add(stamped(seconds), keep_s=10.0)
+    assert buffer.nearest(1_030_000_000, 20_000_000).header.stamp.nanosec == 33_000_000
+    assert buffer.nearest(1_066_000_000, 20_000_000) is None
+    assert buffer.nearest(1_095_000_000, 20_000_000).header.stamp.nanosec == 100_000_000
+
+
 def test_depth_pairing_keeps_the_pairing_window_plus_the_frame_lag():
     pairing = DepthPairing('/d', '/i', 100)
     now = [0.0]

@@ -726,14 +726,3 @@ def depth_input_notes(depth_msg: Any, info_msg: Any) -> list[str]:
         notes.append(f'depth image frame_id {depth_frame[:64]!r} but its camera info says '
                      f'{info_frame[:64]!r}: the 3D is published in {depth_frame[:64]!r}')
     return notes
-
-
-def nearest_by_stamp(stamped: Sequence[tuple[int, Any]], stamp_ns: int,
-                     max_diff_ns: int) -> Optional[Any]:
-    """Return the message whose stamp (ns) is nearest stamp_ns and within max_diff_ns, or None."""
-    best, best_diff = None, max_diff_ns + 1
-    for candidate_ns, msg in stamped:
-        diff = abs(candidate_ns - stamp_ns)
-        if diff < best_diff:
-            best, best_diff = msg, diff
-    return best
