@@ -61,3 +61,16 @@ def test_auto_reports_both_runtimes_when_neither_loads_the_model(tmp_path):
     message = str(error.value)
     assert message.startswith('no BPU runtime could load the model')
     assert 'hbm_runtime could not load' in message and 'hobot_dnn could not load' in message
+
+
+def test_auto_hands_the_bpu_scheduling_to_whichever_runtime_loads(fake_bins, old_image):
+    with fake_module('hbm_runtime'):
+        current = create_backend('auto', str(fake_bins['float32']), bpu_priority=9,
+                                 bpu_cores=[0])
+    assert current.name == 'hbm_runtime'
+    assert current.scheduling == {'bpu_priority': '9', 'bpu_cores': '[0]'}
+    with fake_module('hobot_dnn.pyeasy_dnn', old_image):
+        older = create_backend('auto', str(fake_bins['float32']), bpu_priority=9,
+                               bpu_cores=[0])
+    assert older.name == 'hobot_dnn' and older.warnings == ()
+    assert older.scheduling == {'bpu_priority': '9', 'bpu_cores': '[0] (forward core_id 1)'}

@@ -174,3 +174,90 @@ def test_bpu_backends_hand_the_runtime_only_what_it_accepts(pyeasy_dnn, hbm_runt
     strided = np.zeros(2 * 153600, np.uint8)[::2]
     assert not strided.flags.c_contiguous
     assert len(backend.infer(strided)) == 10
+
+
+def bpu_tasks(backend) -> list:
+    """Return the scheduling each inference handed the emulated BPU (the fakes record it)."""
+    if backend.name == 'hbm_runtime':
+        return list(backend._runtime._models[backend._model_name].tasks)
+    return list(backend._model._model.tasks)
+
+
+@pytest.mark.parametrize('priority, cores, reported_cores', [
+    (0, [-1], {'hbm_runtime': '[-1]', 'hobot_dnn': '[-1] (forward core_id 0)'}),
+    (200, [0], {'hbm_runtime': '[0]', 'hobot_dnn': '[0] (forward core_id 1)'}),
+    (255, (-1,), {'hbm_runtime': '[-1]', 'hobot_dnn': '[-1] (forward core_id 0)'}),
+])
+@pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime'])
+def test_bpu_scheduling_reaches_the_runtime_on_every_inference(pyeasy_dnn, hbm_runtime, fake_bin,
+                                                               runtime, priority, cores,
+                                                               reported_cores):
+    backend = (HobotDnnBackend(str(fake_bin), pyeasy_dnn, bpu_priority=priority,
+                               bpu_cores=cores) if runtime == 'hobot_dnn' else
+               HbmRuntimeBackend(str(fake_bin), hbm_runtime, bpu_priority=priority,
+                                 bpu_cores=cores))
+    assert backend.scheduling == {'bpu_priority': str(priority),
+                                  'bpu_cores': reported_cores[runtime]}
+    _, nv12 = scene_nv12()
+    backend.infer(Preprocessor(backend.input_wh, 'nv12')(nv12, 'nv12').tensor)
+    tasks = bpu_tasks(backend)
+    assert len(tasks) == 2  # the layout probe at load, then this frame: both scheduled
+    assert all(task == (priority, tuple(cores)) for task in tasks)
+    if runtime == 'hbm_runtime':  # set once, and read back through the runtime's own report
+        applied = backend._runtime.sched_params[backend._model_name]
+        assert (applied.priority, applied.bpu_cores) == (priority, list(cores))
+
+
+@pytest.mark.parametrize('priority, cores, message', [
+    (256, [-1], r'bpu_priority 256: expected an integer 0\.\.255'),
+    (-1, [-1], r'bpu_priority -1: expected an integer 0\.\.255'),
+    (2.5, [-1], r'bpu_priority 2\.5: expected an integer'),
+    (0, [1], r'bpu_cores \[1\]: the RDK X5 BPU has 1 core \(index 0\)'),
+    (0, [0, 0], r'bpu_cores \[0, 0\]: the RDK X5 BPU has 1 core'),
+    (0, [-1, 0], r'bpu_cores \[-1, 0\]: -1 \(the runtime picks\) stands alone'),
+    (0, [], r'bpu_cores \[\]: expected \[-1\] \(the runtime picks\) or core indices'),
+    (0, [0.0], r'bpu_cores \[0\.0\]: expected'),
+])
+@pytest.mark.parametrize('runtime', ['hobot_dnn', 'hbm_runtime', 'auto'])
+def test_bpu_scheduling_a_runtime_cannot_take_is_refused_with_the_reason(
+        pyeasy_dnn, hbm_runtime, fake_bin, runtime, priority, cores, message):
+    with pytest.raises(BackendError, match=message):
+        if runtime == 'hobot_dnn':
+            HobotDnnBackend(str(fake_bin), pyeasy_dnn, bpu_priority=priority, bpu_cores=cores)
+        elif runtime == 'hbm_runtime':
+            HbmRuntimeBackend(str(fake_bin), hbm_runtime, bpu_priority=priority,
+                              bpu_cores=cores)
+        else:  # refused before any runtime is tried
+            create_backend('auto', str(fake_bin), bpu_priority=priority, bpu_cores=cores)
+
+
+def test_hbm_runtime_refusing_the_scheduling_fails_the_load_with_its_reason(
+        hbm_runtime, fake_bin, monkeypatch):
+    def refuse(self, **settings):
+        raise ValueError('Invalid BPU core id for this board')
+    monkeypatch.setattr(hbm_runtime.HB_HBMRuntime, 'set_scheduling_params', refuse)
+    with pytest.raises(BackendError, match=r'hbm_runtime refused bpu_priority 0 and bpu_cores '
+                                           r'\[0\] .*Invalid BPU core id'):
+        HbmRuntimeBackend(str(fake_bin), hbm_runtime, bpu_cores=[0])
+    # The runtime's defaults are not set at all: nothing for it to refuse.
+    assert HbmRuntimeBackend(str(fake_bin), hbm_runtime).scheduling['bpu_cores'] == '[-1]'
+
+
+def test_onnxruntime_ignores_bpu_scheduling_and_says_so():
+    plain = create_backend('onnxruntime', str(SHAPES_ONNX))
+    assert plain.warnings == () and 'no BPU' in plain.scheduling['bpu_priority']
+    scheduled = create_backend('auto', str(SHAPES_ONNX), bpu_priority=7, bpu_cores=[0])
+    assert scheduled.name == 'onnxruntime'
+    assert scheduled.warnings == ('bpu_priority 7 and bpu_cores [0] are ignored: onnxruntime '
+                                  'runs no BPU model',)
+    assert set(scheduled.scheduling) == {'bpu_priority', 'bpu_cores'}
+
+
+def test_bpu_scheduling_parameters_use_the_backends_rules():
+    from yolov8_seg_ros.parameters import SPECS, validate
+    assert SPECS['bpu_priority'].applies == SPECS['bpu_cores'].applies == 'configure'
+    assert (SPECS['bpu_priority'].default, SPECS['bpu_cores'].default) == (0, [-1])
+    assert validate('bpu_priority', 255) is None and validate('bpu_cores', [0]) is None
+    assert '0..255' in validate('bpu_priority', 256)
+    assert 'has 1 core' in validate('bpu_cores', [1])
+    assert 'stands alone' in validate('bpu_cores', [-1, 0])

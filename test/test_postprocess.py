@@ -33,17 +33,20 @@ def decode(outputs, transform, **config):
     return SegPostprocessor.for_outputs(outputs)(outputs, transform, DecodeConfig(**config))
 
 
-def reference_logits(transform, plane):
+def reference_logits(transform, plane, content=False):
     """
     Return the exact float64 bilinear logit of a proto-resolution plane at every pixel centre.
 
-    An independent reference for the mask upsampling: positions clamp to the proto plane.
+    An independent reference for the mask upsampling: positions clamp to the proto plane, or
+    with content to the proto pixels the image content covers (not the letterbox padding).
     """
     proto_h, proto_w = plane.shape
     (sx, sy), (px, py) = transform.scale_xy, transform.pad_xy
-    w, h = transform.source_wh
-    xs = np.clip((px + (np.arange(w) + 0.5) * sx) / 4 - 0.5, 0, proto_w - 1)
-    ys = np.clip((py + (np.arange(h) + 0.5) * sy) / 4 - 0.5, 0, proto_h - 1)
+    (w, h), (rw, rh) = transform.source_wh, transform.resized_wh
+    x_range = (px // 4, -(-(px + rw) // 4) - 1) if content else (0, proto_w - 1)
+    y_range = (py // 4, -(-(py + rh) // 4) - 1) if content else (0, proto_h - 1)
+    xs = np.clip((px + (np.arange(w) + 0.5) * sx) / 4 - 0.5, *x_range)
+    ys = np.clip((py + (np.arange(h) + 0.5) * sy) / 4 - 0.5, *y_range)
     x0 = np.minimum(np.floor(xs).astype(int), proto_w - 2)
     y0 = np.minimum(np.floor(ys).astype(int), proto_h - 2)
     wx, wy = xs - x0, ys - y0
@@ -452,3 +455,88 @@ def test_instance_masks_are_0_or_1_windows_of_the_box_that_view_as_bool(name):
         full = instance.full(transform.source_wh)
         np.testing.assert_array_equal(instance.mask.view(bool), full[y1:y2, x1:x2])
         assert instance.area == full.sum() > 0
+
+
+def fifty_objects(transform, seed=0):
+    """
+    50 overlapping objects of random size and place in the image content, distinct classes.
+
+    Returns the float heads (each object's mask coefficients random, the protos smooth random
+    fields) and the objects; object k is the only detection of class k.
+    """
+    rng = np.random.default_rng(seed)
+    (px, py), (rw, rh) = transform.pad_xy, transform.resized_wh
+    objects, cells = [], set()
+    while len(objects) < 50:
+        # At least a stride-32 cell wide: the box must hold its anchor, the cell centre.
+        w, h = (max(rng.uniform(0.05, 0.45) * side, 33.0) for side in (rw, rh))
+        x1, y1 = rng.uniform(px, px + rw - w), rng.uniform(py, py + rh - h)
+        cell = (int((x1 + w / 2) // 32), int((y1 + h / 2) // 32))
+        if cell not in cells and max(w, h) / 2 / 32 <= 14.5:
+            cells.add(cell)
+            objects.append(Planted(len(objects), float(rng.uniform(0.3, 0.95)),
+                                   (x1, y1, x1 + w, y1 + h), stride=32))
+    outputs = build_heads((640, 640), 50, objects)
+    coarse = rng.normal(0.0, 1.0, (20, 20, 32))
+    outputs[9].data[0] = np.stack([cv2.resize(coarse[..., c], (160, 160),
+                                              interpolation=cv2.INTER_CUBIC)
+                                   for c in range(32)], axis=-1).astype(np.float32)
+    for obj in objects:  # the stride-32 mask coefficients sit at each object's cell
+        x1, y1, x2, y2 = obj.box_xyxy
+        outputs[2].data[0, int((y1 + y2) / 2 // 32), int((x1 + x2) / 2 // 32)] = \
+            rng.normal(0.3, 1.0, 32).astype(np.float32)
+    return outputs, objects
+
+
+FIFTY_OBJECT_SCALES = {
+    '1080p_letterbox': ImageTransform.letterbox((1920, 1080), (640, 640)),  # 12 px per proto px
+    '1280x960_letterbox': ImageTransform.letterbox((1280, 960), (640, 640)),  # 8
+    **NON_INTEGER_SCALES,
+}
+
+
+@pytest.mark.parametrize('name', FIFTY_OBJECT_SCALES)
+def test_fifty_overlapping_masks_match_the_float64_reference(name):
+    """Every mask of a crowded frame against the float64 bilinear logits of its coefficients."""
+    transform = FIFTY_OBJECT_SCALES[name]
+    outputs, objects = fifty_objects(transform)
+    result = decode(outputs, transform)
+    assert len(result) == 50 and sorted(result.class_ids.tolist()) == list(range(50))
+    protos = outputs[9].data[0].astype(np.float64)
+    checked = 0
+    for k, class_id in enumerate(result.class_ids.tolist()):
+        x1, y1, x2, y2 = objects[class_id].box_xyxy
+        coef = outputs[2].data[0, int((y1 + y2) / 2 // 32), int((x1 + x2) / 2 // 32)]
+        # Boxes reach the image edges here: positions clamp to the content's proto pixels.
+        logits = reference_logits(transform, protos @ coef.astype(np.float64), content=True)
+        inside = in_box(transform, result.boxes_xyxy[k])
+        want = (logits > 0) & inside
+        got = result.masks[k].full(transform.source_wh)
+        # float32 arithmetic: only logits within 1e-4 of the zero crossing may differ.
+        differ = got != want
+        assert not (differ & (np.abs(logits) > 1e-4)).any(), (k, np.argwhere(
+            differ & (np.abs(logits) > 1e-4))[:5])
+        checked += int(0 < want.sum() < inside.sum())
+    assert checked > 40  # most masks hold both inside and outside pixels
+
+
+@pytest.mark.parametrize('name', ['1080p_letterbox', '810x1080_letterbox', '1080p_stretch'])
+def test_each_of_fifty_masks_is_the_mask_its_object_gets_alone(name):
+    """The frame's masks are computed together: none may see another's logits or rows."""
+    transform = FIFTY_OBJECT_SCALES[name]
+    outputs, _ = fifty_objects(transform, seed=1)
+    together = decode(outputs, transform)
+    assert len(together) == 50
+    for k in (0, 7, 23, 49):
+        class_id = int(together.class_ids[k])
+        alone_outputs = [type(o)(o.data.copy(), o.scale) for o in outputs]
+        for head in alone_outputs[6:9]:  # every other class below the threshold
+            keep = head.data[..., class_id].copy()
+            head.data[...] = -12.0
+            head.data[..., class_id] = keep
+        alone = decode(alone_outputs, transform)
+        assert len(alone) == 1
+        np.testing.assert_array_equal(alone.boxes_xyxy[0], together.boxes_xyxy[k])
+        assert (alone.masks[0].x0, alone.masks[0].y0) == (together.masks[k].x0,
+                                                          together.masks[k].y0)
+        np.testing.assert_array_equal(alone.masks[0].mask, together.masks[k].mask)

@@ -168,6 +168,16 @@ def test_hbm_runtime_fake_run_accepts_the_three_documented_forms(hbm_runtime, fa
      'priority'),
     (lambda rt, f: rt.set_scheduling_params(bpu_cores={rt.model_names[0]: [1]}), ValueError,
      'core'),
+    (lambda rt, f: rt.set_scheduling_params(bpu_cores={'other_model': [0]}), ValueError,
+     'not found'),
+    # pybind11 converts every argument: per-model dicts of ints (of lists of ints) only.
+    (lambda rt, f: rt.set_scheduling_params(priority=5), TypeError, 'incompatible function'),
+    (lambda rt, f: rt.set_scheduling_params(priority={rt.model_names[0]: 5.0}), TypeError,
+     'incompatible function'),
+    (lambda rt, f: rt.set_scheduling_params(bpu_cores={rt.model_names[0]: 0}), TypeError,
+     'incompatible function'),
+    (lambda rt, f: rt.set_scheduling_params(bpu_cores={rt.model_names[0]: ['0']}), TypeError,
+     'incompatible function'),
 ])
 def test_hbm_runtime_fake_raises_what_the_real_one_raises(hbm_runtime, fake_bin, call, error,
                                                           message):
@@ -195,3 +205,43 @@ def test_hbm_runtime_fake_float32_layout_and_gil(hbm_runtime, fake_bins, tmp_pat
     slow = hbm_runtime.HB_HBMRuntime(str(write_fake_bin(SHAPES_ONNX, tmp_path / 'slow.bin',
                                                         'float32', latency_ms=200.0)))
     assert gil_blocked_s(lambda: slow.run(np.zeros(320 * 320 * 3 // 2, np.uint8))) >= 0.2
+
+
+def test_pyeasy_dnn_fake_forward_parses_core_id_and_priority_as_the_binding(pyeasy_dnn,
+                                                                            fake_bin):
+    model = pyeasy_dnn.load(str(fake_bin))[0]
+    frame = shapes_nv12()
+    tasks = model._model.tasks  # what reached the emulated BPU (the fake's record)
+    model.forward(frame)
+    model.forward(frame, 1, 200)  # core_id 1 is core 0; positional as in the C signature
+    model.forward(frame, core_id=0, priority=np.int64(255))  # anything with __index__
+    assert list(tasks) == [(0, (-1,)), (200, (0,)), (255, (-1,))]
+    # Not a C int: the parse fails and the binding returns None with the TypeError set.
+    for wrong in ({'core_id': 1.0}, {'priority': 'high'}, {'priority': None}):
+        with pytest.raises(SystemError, match='returned a result with an exception set') as e:
+            model.forward(frame, **wrong)
+        assert isinstance(e.value.__cause__, TypeError)
+    # Parsed, but hbDNNInfer refuses it: the X5 has no core 1 (core_id 2), priority is 0..255.
+    for wrong in ({'core_id': 2}, {'core_id': -1}, {'priority': 256}, {'priority': -1}):
+        with pytest.raises(SystemError) as error:
+            model.forward(frame, **wrong)
+        assert str(error.value.__cause__) == 'forward execution failed.'
+    assert len(tasks) == 3  # no failed call reached the BPU
+
+
+def test_hbm_runtime_fake_keeps_its_scheduling_for_every_later_run(hbm_runtime, fake_bin):
+    runtime = hbm_runtime.HB_HBMRuntime(str(fake_bin))
+    name = runtime.model_names[0]
+    tasks = runtime._models[name].tasks  # what reached the emulated BPU (the fake's record)
+    frame = shapes_nv12()
+    runtime.run(frame)
+    runtime.set_scheduling_params(priority={name: 9})
+    runtime.run(frame)
+    runtime.set_scheduling_params(bpu_cores={name: [0]}, custom_id={name: 3})
+    runtime.run(frame)
+    assert list(tasks) == [(0, (-1,)), (9, (-1,)), (9, (0,))]
+    sched = runtime.sched_params[name]
+    assert (sched.priority, sched.bpu_cores, sched.customId, sched.deviceId) == (9, [0], 3, 0)
+    with pytest.raises(ValueError):
+        runtime.set_scheduling_params(priority={name: 300})
+    assert runtime.sched_params[name].priority == 9  # a refused setting changes nothing

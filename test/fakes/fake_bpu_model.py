@@ -24,16 +24,19 @@ layouts a real X5 .bin has:
   then protos; output names 'output0', 'output1', then numbers, as hrt_model_exec shows them.
 The same file loads under either fake, as a real .bin loads under either runtime. The BPU's
 NV12 -> RGB conversion, the ONNX run and the int32 quantization happen here; the BPU time is a
-C sleep that keeps the GIL (latency_ms), as both real runtimes hold it during inference.
+C sleep that keeps the GIL (latency_ms), as both real runtimes hold it during inference. Each
+inference records the scheduling the runtime handed the BPU (tasks: priority, and cores in
+hbm_runtime's numbering, -1 for any), so tests can see what reached it.
 """
 
 from __future__ import annotations
 
+import collections
 import ctypes
 from dataclasses import dataclass
 import json
 from pathlib import Path
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -45,6 +48,13 @@ _GIL_HOLDING_LIBC = ctypes.PyDLL(None)
 # Seed export order: 0-2 mask coefficients, 3-5 boxes, 6-8 classes, 9 protos.
 _SEED_QUANTIZED = (0, 1, 2, 3, 4, 5)
 _ZOO_ORDER = (6, 3, 0, 7, 4, 1, 8, 5, 2, 9)
+
+
+class BpuTask(NamedTuple):
+    """The scheduling one inference ran with: priority, and cores (hbm_runtime numbering)."""
+
+    priority: int
+    cores: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -82,14 +92,17 @@ class FakeBpuModel:
             FakeOutput(spec['name'], spec['onnx_index'], onnx_shapes[spec['onnx_index']],
                        None if spec['scale'] is None else np.asarray(spec['scale'], np.float32))
             for spec in manifest['outputs'])
+        self.tasks: collections.deque[BpuTask] = collections.deque(maxlen=100)  # the latest
 
     @property
     def nv12_bytes(self) -> int:
         """Exactly the bytes the BPU input DMA copies for one frame."""
         return self.height * self.width * 3 // 2
 
-    def run(self, nv12: bytes) -> list[np.ndarray]:
-        """Infer one NV12 frame (exactly nv12_bytes); int32 heads come back raw."""
+    def run(self, nv12: bytes, priority: int = 0,
+            cores: tuple[int, ...] = (-1,)) -> list[np.ndarray]:
+        """Infer one NV12 frame (exactly nv12_bytes) as scheduled; int32 heads come back raw."""
+        self.tasks.append(BpuTask(int(priority), tuple(int(c) for c in cores)))
         planes = np.frombuffer(nv12, np.uint8).reshape(self.height * 3 // 2, self.width)
         rgb = cv2.cvtColorTwoPlane(planes[:self.height],
                                    planes[self.height:].reshape(self.height // 2,

@@ -34,6 +34,7 @@ class WrappedBackend:
         self.runtime_version = real.runtime_version
         self.warnings = real.warnings
         self.layout = real.layout
+        self.scheduling = real.scheduling
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Run the real backend."""

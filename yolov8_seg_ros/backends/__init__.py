@@ -23,8 +23,11 @@ extension and, for a .bin, prefers hbm_runtime and falls back to pyeasy_dnn.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
-from yolov8_seg_ros.backends.base import Backend, BackendError, RuntimeUnavailableError
+from yolov8_seg_ros.backends.base import Backend, BackendError, BPU_ANY_CORE, \
+    BPU_DEFAULT_PRIORITY, BPU_PRIORITY_RANGE, check_scheduling, RuntimeUnavailableError, \
+    scheduling_problem
 
 BACKEND_NAMES = ('auto', 'hbm_runtime', 'hobot_dnn', 'onnxruntime')
 BPU_BACKENDS = ('hbm_runtime', 'hobot_dnn')  # in the order 'auto' tries them for a .bin
@@ -32,8 +35,10 @@ NO_BPU_RUNTIME = ('a .bin model needs a BPU runtime (hbm_runtime from RDK OS 3.5
                   'hobot_dnn.pyeasy_dnn), which exists only on the RDK X5 board; on this '
                   'machine use an .onnx model with the onnxruntime backend')
 
-__all__ = ['BACKEND_NAMES', 'BPU_BACKENDS', 'NO_BPU_RUNTIME', 'Backend', 'BackendError',
-           'RuntimeUnavailableError', 'candidate_backends', 'create_backend']
+__all__ = ['BACKEND_NAMES', 'BPU_ANY_CORE', 'BPU_BACKENDS', 'BPU_DEFAULT_PRIORITY',
+           'BPU_PRIORITY_RANGE', 'NO_BPU_RUNTIME', 'Backend', 'BackendError',
+           'RuntimeUnavailableError', 'candidate_backends', 'create_backend',
+           'scheduling_problem']
 
 
 def candidate_backends(name: str, model_path: str) -> tuple[str, ...]:
@@ -53,14 +58,20 @@ def candidate_backends(name: str, model_path: str) -> tuple[str, ...]:
 
 
 def create_backend(name: str, model_path: str, num_threads: int = 0,
-                   providers: tuple[str, ...] = ('cpu',)) -> Backend:
+                   providers: tuple[str, ...] = ('cpu',),
+                   bpu_priority: int = BPU_DEFAULT_PRIORITY,
+                   bpu_cores: Sequence[int] = (BPU_ANY_CORE,)) -> Backend:
     """
     Load model_path with the named backend; raises BackendError with the cause.
 
     For 'auto' and a .bin, hbm_runtime is tried first; when it is missing (images before RDK OS
     3.5) pyeasy_dnn loads the model, and when it is present but fails, the fallback's warnings
-    say why. Both failing raises one error with both causes.
+    say why. Both failing raises one error with both causes. bpu_priority (0..255) and
+    bpu_cores ([-1]: the runtime picks, else core indices from 0) schedule a BPU model; ONNX
+    Runtime ignores them (with a warning when they differ from the defaults). The backend's
+    scheduling says what was applied.
     """
+    priority, cores = check_scheduling(bpu_priority, bpu_cores)
     path = Path(model_path)
     if path.is_dir():
         raise BackendError(f'model_path {model_path!r} is a directory; expected a model file '
@@ -72,7 +83,7 @@ def create_backend(name: str, model_path: str, num_threads: int = 0,
     failures: list[BackendError] = []
     for candidate in candidates:
         try:
-            backend = _load(candidate, model_path, num_threads, providers)
+            backend = _load(candidate, model_path, num_threads, providers, priority, cores)
         except BackendError as error:
             failures.append(error)
             continue
@@ -80,6 +91,11 @@ def create_backend(name: str, model_path: str, num_threads: int = 0,
         if skipped:
             backend.warnings = (*backend.warnings,
                                 f'using {backend.name}: {"; ".join(skipped)}')
+        if candidate not in BPU_BACKENDS and (priority, cores) != (BPU_DEFAULT_PRIORITY,
+                                                                   (BPU_ANY_CORE,)):
+            backend.warnings = (*backend.warnings,
+                                f'bpu_priority {priority} and bpu_cores {list(cores)} are '
+                                f'ignored: {backend.name} runs no BPU model')
         return backend
     if len(failures) == 1:
         raise failures[0]
@@ -88,12 +104,13 @@ def create_backend(name: str, model_path: str, num_threads: int = 0,
     raise BackendError('no BPU runtime could load the model: ' + '; '.join(map(str, failures)))
 
 
-def _load(name: str, model_path: str, num_threads: int, providers: tuple[str, ...]) -> Backend:
+def _load(name: str, model_path: str, num_threads: int, providers: tuple[str, ...],
+          priority: int, cores: tuple[int, ...]) -> Backend:
     if name == 'hbm_runtime':
         from yolov8_seg_ros.backends.hbm_runtime_backend import HbmRuntimeBackend
-        return HbmRuntimeBackend(model_path)
+        return HbmRuntimeBackend(model_path, bpu_priority=priority, bpu_cores=cores)
     if name == 'hobot_dnn':
         from yolov8_seg_ros.backends.hobot_dnn_backend import HobotDnnBackend
-        return HobotDnnBackend(model_path)
+        return HobotDnnBackend(model_path, bpu_priority=priority, bpu_cores=cores)
     from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
     return OnnxRuntimeBackend(model_path, num_threads=num_threads, providers=providers)

@@ -16,11 +16,18 @@
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Sequence
 
 import numpy as np
 
 from yolov8_seg_ros.layout import HeadLayout, LayoutError, RawOutput, resolve_layout
+
+# BPU task scheduling, as both runtimes take it (hbm_runtime set_scheduling_params, pyeasy_dnn
+# forward): a priority, higher first (255 may preempt), and the cores a task may run on.
+BPU_PRIORITY_RANGE = (0, 255)
+BPU_DEFAULT_PRIORITY = 0
+BPU_ANY_CORE = -1  # hbm_runtime's "the scheduler picks"; alone in the list
+BPU_CORE_COUNT = 1  # the RDK X5's Bayes-e BPU has one core, index 0 (hbm-runtime-api.md)
 
 
 class BackendError(RuntimeError):
@@ -29,6 +36,40 @@ class BackendError(RuntimeError):
 
 class RuntimeUnavailableError(BackendError):
     """The backend's runtime is not installed on this machine (not a fault of the model)."""
+
+
+def scheduling_problem(priority: int, cores: Sequence[int]) -> Optional[str]:
+    """
+    Return why (priority, cores) is no BPU scheduling of the RDK X5, or None when it is one.
+
+    cores: hbm_runtime's numbering, [-1] (the runtime picks) or distinct core indices from 0.
+    """
+    low, high = BPU_PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, (int, np.integer)) \
+            or not low <= priority <= high:
+        return f'bpu_priority {priority!r}: expected an integer {low}..{high}'
+    cores = list(cores)
+    if not cores or any(isinstance(c, bool) or not isinstance(c, (int, np.integer))
+                        for c in cores):
+        return (f'bpu_cores {cores}: expected [{BPU_ANY_CORE}] (the runtime picks) or core '
+                'indices from 0')
+    if BPU_ANY_CORE in cores and cores != [BPU_ANY_CORE]:
+        return (f'bpu_cores {cores}: {BPU_ANY_CORE} (the runtime picks) stands alone, not '
+                'among core indices')
+    if cores != [BPU_ANY_CORE]:
+        bad = [c for c in cores if not 0 <= c < BPU_CORE_COUNT]
+        if bad or len(set(cores)) != len(cores):
+            return (f'bpu_cores {cores}: the RDK X5 BPU has {BPU_CORE_COUNT} core (index '
+                    f'{BPU_CORE_COUNT - 1}); give [0] or [{BPU_ANY_CORE}] (the runtime picks)')
+    return None
+
+
+def check_scheduling(priority: int, cores: Sequence[int]) -> tuple[int, tuple[int, ...]]:
+    """Return (priority, cores) as plain ints, or raise BackendError with scheduling_problem."""
+    problem = scheduling_problem(priority, cores)
+    if problem:
+        raise BackendError(problem)
+    return int(priority), tuple(int(c) for c in cores)
 
 
 class Backend(Protocol):
@@ -41,6 +82,9 @@ class Backend(Protocol):
     runtime_version: str  # the inference runtime's version, for the startup log
     warnings: tuple[str, ...]  # non-fatal notes from loading, for the node to log
     layout: HeadLayout  # which output is which head, resolved once at load
+    # The BPU scheduling in effect, for /diagnostics: 'bpu_priority' and 'bpu_cores' as the
+    # runtime applies them (what it reports back where it can), or why there is none.
+    scheduling: dict[str, str]
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Return the raw outputs (with per-channel scales where quantized) for one frame."""

@@ -20,17 +20,19 @@ exactly H*W*3/2 bytes, passed as {model_name: {input_name: buffer}}; outputs rea
 the model's output order; integer outputs come back raw and are dequantized with the scales
 and zero points of output_quants; float outputs are used as they are. The import is probed
 with a broad except: PyPI's S100 build fails on an X5 with RuntimeError, not ImportError.
+Scheduling is set once after loading, with set_scheduling_params (only what differs from the
+runtime's defaults), and read back from sched_params for the report.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from yolov8_seg_ros.backends.base import BackendError, Nv12BpuModel, quantized_output, \
-    RuntimeUnavailableError
+from yolov8_seg_ros.backends.base import BackendError, BPU_ANY_CORE, BPU_DEFAULT_PRIORITY, \
+    check_scheduling, Nv12BpuModel, quantized_output, RuntimeUnavailableError
 from yolov8_seg_ros.layout import RawOutput
 
 UNAVAILABLE = ('the hbm_runtime backend needs the BPU runtime hbm_runtime, which comes with '
@@ -59,7 +61,10 @@ class HbmRuntimeBackend(Nv12BpuModel):
     name = 'hbm_runtime'
     input_format = 'nv12'
 
-    def __init__(self, model_path: str, hbm_runtime: Optional[ModuleType] = None) -> None:
+    def __init__(self, model_path: str, hbm_runtime: Optional[ModuleType] = None,
+                 bpu_priority: int = BPU_DEFAULT_PRIORITY,
+                 bpu_cores: Sequence[int] = (BPU_ANY_CORE,)) -> None:
+        priority, cores = check_scheduling(bpu_priority, bpu_cores)
         module = hbm_runtime if hbm_runtime is not None else import_hbm_runtime()
         self.model_path = model_path
         self.warnings: tuple[str, ...] = ()
@@ -82,7 +87,29 @@ class HbmRuntimeBackend(Nv12BpuModel):
                                f'{input_shape}); this node feeds one NV12 input (build the .bin '
                                'with input_type_rt nv12)')
         self._set_input_shape(input_shape)
+        self.scheduling = self._schedule(priority, cores)
         self.layout = self._resolve_layout()
+
+    def _schedule(self, priority: int, cores: tuple[int, ...]) -> dict[str, str]:
+        """Set the model's BPU scheduling where it differs from the default; report the result."""
+        settings: dict[str, Any] = {}
+        if priority != BPU_DEFAULT_PRIORITY:
+            settings['priority'] = {self._model_name: priority}
+        if cores != (BPU_ANY_CORE,):
+            settings['bpu_cores'] = {self._model_name: list(cores)}
+        if settings:
+            try:
+                self._runtime.set_scheduling_params(**settings)
+            except Exception as error:  # ValueError (range, core) or TypeError from pybind11
+                raise BackendError(f'hbm_runtime refused bpu_priority {priority} and bpu_cores '
+                                   f'{list(cores)} for {self.model_path!r}: {error}') from error
+        try:
+            applied = self._runtime.sched_params[self._model_name]
+            return {'bpu_priority': str(int(applied.priority)),
+                    'bpu_cores': str([int(c) for c in applied.bpu_cores])}
+        except Exception as error:  # the report is a courtesy: never fail the load for it
+            return {'bpu_priority': f'{priority} (set; sched_params unreadable: {error})',
+                    'bpu_cores': f'{list(cores)} (set; sched_params unreadable)'}
 
     def infer(self, tensor: np.ndarray) -> list[RawOutput]:
         """Run one NV12 frame (exactly H*W*3/2 bytes)."""

@@ -18,19 +18,20 @@ hobot_dnn (pyeasy_dnn) backend for BPU .bin models on the RDK X5.
 Follows the runtime's contract exactly: NV12 input of exactly H*W*3/2 C-contiguous uint8 bytes
 (forward checks nothing itself), each output buffer read once per forward (every .buffer access
 copies), scale_data copied at load; an output is quantized when its dtype is an integer type and
-its scale_data is non-empty.
+its scale_data is non-empty. Scheduling goes with every forward(core_id=, priority=): core_id 0
+lets the runtime pick, core_id c + 1 is core c; one core per forward.
 """
 
 from __future__ import annotations
 
 from importlib import metadata
 from types import ModuleType
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-from yolov8_seg_ros.backends.base import BackendError, Nv12BpuModel, quantized_output, \
-    RuntimeUnavailableError
+from yolov8_seg_ros.backends.base import BackendError, BPU_ANY_CORE, BPU_DEFAULT_PRIORITY, \
+    check_scheduling, Nv12BpuModel, quantized_output, RuntimeUnavailableError
 from yolov8_seg_ros.layout import RawOutput
 
 UNAVAILABLE = ('the hobot_dnn backend needs the RDK X5 BPU runtime (hobot_dnn.pyeasy_dnn), '
@@ -68,7 +69,19 @@ class HobotDnnBackend(Nv12BpuModel):
     name = 'hobot_dnn'
     input_format = 'nv12'
 
-    def __init__(self, model_path: str, pyeasy_dnn: Optional[ModuleType] = None) -> None:
+    def __init__(self, model_path: str, pyeasy_dnn: Optional[ModuleType] = None,
+                 bpu_priority: int = BPU_DEFAULT_PRIORITY,
+                 bpu_cores: Sequence[int] = (BPU_ANY_CORE,)) -> None:
+        priority, cores = check_scheduling(bpu_priority, bpu_cores)
+        if len(cores) != 1:
+            raise BackendError(f'bpu_cores {list(cores)}: hobot_dnn (pyeasy_dnn) runs each '
+                               'forward on one core (core_id); give one core, or '
+                               f'[{BPU_ANY_CORE}] to let the runtime pick')
+        # pyeasy_dnn numbers cores from 1 (0: any), hbm_runtime from 0 (-1: any).
+        self._core_id = 0 if cores == (BPU_ANY_CORE,) else cores[0] + 1
+        self._priority = priority
+        self.scheduling = {'bpu_priority': str(priority),
+                           'bpu_cores': f'{list(cores)} (forward core_id {self._core_id})'}
         module = pyeasy_dnn if pyeasy_dnn is not None else import_pyeasy_dnn()
         self.model_path = model_path
         self.warnings: tuple[str, ...] = ()
@@ -96,7 +109,7 @@ class HobotDnnBackend(Nv12BpuModel):
         """Run one NV12 frame (exactly H*W*3/2 bytes)."""
         data = self._nv12_input(tensor)
         try:
-            tensors = self._model.forward(data)
+            tensors = self._model.forward(data, core_id=self._core_id, priority=self._priority)
             buffers = [t.buffer for t in tensors]  # each access copies: read once
         except Exception as error:  # the runtime raises RuntimeError/SystemError
             raise BackendError(f'hobot_dnn forward failed for {self.model_path!r}: '

@@ -40,6 +40,8 @@ class OnnxRuntimeBackend:
                                '(pip install onnxruntime)') from error
         self.model_path = model_path
         self.runtime_version = str(ort.__version__)
+        self.scheduling = {'bpu_priority': 'none (onnxruntime: no BPU)',
+                           'bpu_cores': 'none (onnxruntime: no BPU)'}
         unknown = [p for p in providers if p not in PROVIDERS]
         if unknown:
             raise BackendError(f'execution providers {unknown}: expected some of '

@@ -24,6 +24,13 @@ run() with a bare array, {input: array} or {model: {input: array}} returning
 output_quants; ValueError for dtype, size, model-name and BPU-core mismatches; non-contiguous
 inputs copied; set_scheduling_params with per-model dicts. run() holds the GIL for the
 emulated BPU time, as the real binding does. The model is fake_bpu_model.FakeBpuModel.
+
+set_scheduling_params(priority=None, bpu_cores=None, custom_id=None, device_id=None) takes
+dicts keyed by model name, converted as pybind11 does: a non-dict, a float or a str where an
+int (or a list of ints) belongs is a TypeError (incompatible function arguments); an unknown
+model name, a priority outside 0..255 or a core the X5 lacks (it has core 0; -1 lets the
+scheduler pick) a ValueError. The settings are kept (sched_params reads them back) and every
+later run() hands them to the emulated BPU, which records them.
 """
 
 from __future__ import annotations
@@ -207,16 +214,26 @@ class HB_HBMRuntime:  # noqa: N801 (the real module's name)
                               bpu_cores: Optional[dict[str, list[int]]] = None,
                               custom_id: Optional[dict[str, int]] = None,
                               device_id: Optional[dict[str, int]] = None) -> None:
-        for field, values in (('priority', priority), ('bpu_cores', bpu_cores),
-                              ('customId', custom_id), ('deviceId', device_id)):
+        given = (('priority', priority, False), ('bpu_cores', bpu_cores, True),
+                 ('customId', custom_id, False), ('deviceId', device_id, False))
+        for _, values, is_list in given:  # pybind11 converts every argument first
+            if values is not None and not _converts(values, is_list):
+                raise TypeError('set_scheduling_params(): incompatible function arguments. '
+                                'The following argument types are supported:\n    1. '
+                                '(self, priority: Optional[Dict[str, int]] = None, bpu_cores: '
+                                'Optional[Dict[str, List[int]]] = None, custom_id: Optional['
+                                'Dict[str, int]] = None, device_id: Optional[Dict[str, int]] '
+                                f'= None) -> None\n\nInvoked with: {values!r}')
+        for field, values, _ in given:
             for name, value in (values or {}).items():
                 self._check_model_name(name)
                 if field == 'priority' and not 0 <= int(value) <= 255:
                     raise ValueError(f'priority {value} out of range [0, 255]')
-                if field == 'bpu_cores' and any(core not in (-1, 0) for core in value):
+                if field == 'bpu_cores' and (not value or any(core not in (-1, 0)
+                                                              for core in value)):
                     raise ValueError(f'invalid BPU core in {value}: the X5 has core 0 only')
-                setattr(self._sched[name], field, list(value) if field == 'bpu_cores'
-                        else int(value))
+                setattr(self._sched[name], field, [int(c) for c in value]
+                        if field == 'bpu_cores' else int(value))
 
     def run(self, x: Any, **kwargs: Any) -> dict[str, dict[str, np.ndarray]]:
         requests = self._requests(x, kwargs.get('model_name'))
@@ -236,7 +253,9 @@ class HB_HBMRuntime:  # noqa: N801 (the real module's name)
             if array.size != model.nv12_bytes:
                 raise ValueError(f'Shape mismatch for input tensor {_INPUT}: {array.size} '
                                  f'elements, expected {model.nv12_bytes}')
-            values = model.run(np.ascontiguousarray(array).tobytes())
+            sched = self._sched[name]
+            values = model.run(np.ascontiguousarray(array).tobytes(), sched.priority,
+                               tuple(sched.bpu_cores))
             results[name] = {o.name: v for o, v in zip(model.outputs, values)}
         return results
 
@@ -261,6 +280,18 @@ class HB_HBMRuntime:  # noqa: N801 (the real module's name)
     def _check_model_name(self, name: str) -> None:
         if name not in self._models:
             raise ValueError(f'model name {name!r} not found; loaded: {list(self._models)}')
+
+
+def _converts(values: Any, is_list: bool) -> bool:
+    """Tell whether pybind11 converts values to Dict[str, int] (or Dict[str, List[int]])."""
+    def is_int(value: Any) -> bool:
+        return not isinstance(value, float) and hasattr(value, '__index__')
+    if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+        return False
+    if not is_list:
+        return all(is_int(v) for v in values.values())
+    return all(isinstance(v, (list, tuple)) and all(is_int(c) for c in v)
+               for v in values.values())
 
 
 def _no_quant() -> QuantParams:

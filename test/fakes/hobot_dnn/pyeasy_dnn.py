@@ -26,6 +26,13 @@ buffers overwritten by the next forward and every .buffer access returns a fresh
 the documented fields and scale_data is a fresh array on every access; the protos are labelled
 NCHW while their shape is NHWC; estimate_latency is always 100; forward holds the GIL for the
 emulated BPU time. The tensor class is exported as pyDNNTensor, as the real module does.
+
+forward(arg, core_id=0, priority=0) parses both as C ints (PyArg "O|ii", as dnn_python.cpp):
+anything else (a float, None, a str) fails to parse, and the binding then returns None with the
+TypeError set, which Python reports as SystemError. The binding checks no value; the runtime's
+hbDNNInfer does: core_id 0 (any core) or 1 (core 0) on the X5's one-core BPU (2 would be core 1),
+priority 0..255; anything else fails the inference (RuntimeError "forward execution failed.",
+again surfacing as SystemError). The emulated BPU records the core and priority of each forward.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ from fake_bpu_model import FakeBpuModel
 import numpy as np
 
 _SYSTEM_ERROR = '<built-in method {}> returned a result with an exception set'
+# hbDNNInferCtrlParam on the RDK X5: bpuCoreId 0 = any core, 1 = core 0 (its only core).
+_X5_CORE_IDS = (0, 1)
+_PRIORITY_RANGE = (0, 255)
 
 
 class TensorProperties:
@@ -115,15 +125,34 @@ class Model:
         return 100
 
     def forward(self, arg: Any, core_id: int = 0, priority: int = 0) -> list[pyDNNTensor]:
+        core_id, priority = _c_int(core_id), _c_int(priority)
         if isinstance(arg, (list, tuple)) and arg:
             arg = arg[0]  # one array per model input; these models have one
         if not isinstance(arg, np.ndarray):
             raise SystemError(f'{_SYSTEM_ERROR.format("forward")}: input must be a numpy '
                               'array or a list of them')
-        values = self._model.run(_read_raw(arg, self._model.nv12_bytes))
+        data = _read_raw(arg, self._model.nv12_bytes)
+        if core_id not in _X5_CORE_IDS or not _PRIORITY_RANGE[0] <= priority <= _PRIORITY_RANGE[1]:
+            # hbDNNInfer refuses the control parameters: the binding prints and fails.
+            raise SystemError(_SYSTEM_ERROR.format('forward')) from RuntimeError(
+                'forward execution failed.')
+        cores = (-1,) if core_id == 0 else (core_id - 1,)
+        values = self._model.run(data, priority, cores)
         for storage, value in zip(self._storage, values):
             storage[...] = value
         return self.outputs
+
+
+def _c_int(value: Any) -> int:
+    """Parse value as PyArg_ParseTupleAndKeywords' "i" does: an int (or __index__) in C range."""
+    if isinstance(value, float) or not hasattr(value, '__index__'):
+        raise SystemError(_SYSTEM_ERROR.format('forward')) from TypeError(
+            'Failed to parse arguments.')
+    number = value.__index__()
+    if not -2 ** 31 <= number < 2 ** 31:
+        raise SystemError(_SYSTEM_ERROR.format('forward')) from OverflowError(
+            'signed integer is greater than maximum')
+    return number
 
 
 def _read_raw(array: np.ndarray, count: int) -> bytes:
