@@ -122,8 +122,8 @@ def test_no_overlay_without_a_subscriber_and_no_mask_when_off(pipeline, scene):
     stats = PipelineStats(STAGES)
     sink = ListSink()
     step = FrameStep(stats, print, print)
-    step(context_for(pipeline, sink, mask_output='none'), image_of(scene.image_bgr,
-                                                                  header_at(1.0)), 0.0)
+    step(context_for(pipeline, sink, mask_output='none'),
+         image_of(scene.image_bgr, header_at(1.0)), 0.0)
     assert sink.topics() == [DETECTIONS_TOPIC]
 
 

@@ -63,9 +63,12 @@ def segments_of(pid: int) -> list[str]:
 
 
 def inference_pid(client: NodeClient) -> int:
-    values = client.wait_counter('frames_received', 0)
-    assert values['inference_process'].startswith('pid '), values
-    return int(values['inference_process'].split()[1])
+    """Wait for a diagnostics status that names the inference process; return its pid."""
+    def named() -> bool:
+        return bool(client.diagnostics) and client.values_of(
+            client.diagnostics[-1]).get('inference_process', '').startswith('pid ')
+    assert client.graph.spin_until(named, 20.0), client.diagnostics[-1:]
+    return int(client.values_of(client.diagnostics[-1])['inference_process'].split()[1])
 
 
 @pytest.mark.parametrize('backend, layout', [('hbm_runtime', 'float32'),
@@ -137,6 +140,7 @@ def test_a_killed_inference_process_ends_the_node_in_one_fatal_line():
             client.wait_ready()
             child = inference_pid(client)
             os.kill(child, signal.SIGKILL)
+
             def errors() -> list:
                 return [d.status[0] for d in client.diagnostics
                         if d.status[0].level == DiagnosticStatus.ERROR]

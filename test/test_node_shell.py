@@ -35,10 +35,10 @@ from helpers.ros_graph import ros_graph
 from lifecycle_msgs.srv import ChangeState, GetState
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from test_lifecycle import SHAPES_PARAMS
 from test_node_behaviour import assert_one_fatal_line
 from test_node_depth import (DEPTH_FRAME, DEPTH_TOPIC, INFO_TOPIC, PARAMS as DEPTH_PARAMS,
                              stamp_at, write_in_order)
-from test_lifecycle import SHAPES_PARAMS
 from vision_msgs.msg import Detection2DArray, Detection3DArray
 from visualization_msgs.msg import Marker, MarkerArray
 from yolov8_seg_ros.parameters import rcl_yaml_load
@@ -210,7 +210,7 @@ def test_a_failed_autostart_gives_its_reason_as_the_one_fatal_line(tmp_path):
     latin1.write_bytes('carré\ncercle\ntriangle\nétoile\n'.encode('latin-1'))
     node = NodeProcess('/fatal', {**SHAPES_PARAMS, 'class_names_file': str(latin1)})
     try:
-        assert_one_fatal_line(node, f"cannot start: configure failed: class_names_file "
+        assert_one_fatal_line(node, 'cannot start: configure failed: class_names_file '
                                     f"'{latin1}' is not UTF-8 text")
     finally:
         node.close()

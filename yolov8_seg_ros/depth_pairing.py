@@ -191,8 +191,10 @@ class DepthPairing:
         if depth is not None and info is not None:
             return Paired(depth, info)
         self.counts['frames_depth_unmatched'] += 1
-        missing, topic = (self.depth, self.depth_topic) if depth is None else (self.info,
-                                                                                self.info_topic)
+        if depth is None:
+            missing, topic = self.depth, self.depth_topic
+        else:
+            missing, topic = self.info, self.info_topic
         latest = missing.latest_stamp_s()
         return Unpaired(f'no {"depth image" if depth is None else "camera info"} on {topic} '
                         f'within {max_diff_s:g} s of frame {stamp * 1e-9:.3f} (newest: '

@@ -38,16 +38,16 @@ from std_msgs.msg import Header
 
 from yolov8_seg_ros.backends import Backend, create_backend
 from yolov8_seg_ros.frame_step import FrameContext, FrameStep, image_converter
+from yolov8_seg_ros.inference_process import ProcessBackendFactory
 from yolov8_seg_ros.messages import diagnostics_msg, label_info_msg
 from yolov8_seg_ros.names import NODE_NAME
 from yolov8_seg_ros.node_inputs import Inputs
 from yolov8_seg_ros.node_lifecycle import (failing_loudly, failure_reason, guard_change_state,
                                            spin, StopRequest, ThrottledLog)
 from yolov8_seg_ros.node_outputs import Outputs
-from yolov8_seg_ros.node_params import declare_parameters, decide_change, startup_config
+from yolov8_seg_ros.node_params import decide_change, declare_parameters, startup_config
 from yolov8_seg_ros.node_status import idle_reason, loaded_message, status_values
 from yolov8_seg_ros.parameters import StartupError
-from yolov8_seg_ros.inference_process import ProcessBackendFactory
 from yolov8_seg_ros.pipeline import load_pipeline, SegmentationPipeline, STAGES
 from yolov8_seg_ros.runtime import KindThrottle, PipelineStats
 from yolov8_seg_ros.worker import FrameWorker

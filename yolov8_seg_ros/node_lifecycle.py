@@ -111,7 +111,7 @@ class ThrottledLog:
             self._logger.warning(text)
 
     def error(self, message: str, details: str = '') -> None:
-        """Log an error (with details such as a traceback) unless its kind was just logged."""
+        """Log an error, with details such as a traceback, unless its kind was just logged."""
         text = self._throttle.check(message)
         if text is not None:
             self._logger.error(f'{text}\n{details}' if details else text)

@@ -39,7 +39,7 @@ from helpers.models import SHAPES_ONNX  # noqa: E402, I100
 from helpers.shapes_sequences import generate_sequence  # noqa: E402
 from helpers.tracking_eval import detect, score_tracking  # noqa: E402
 import numpy as np  # noqa: E402
-from yolov8_seg_ros.pipeline import track_result
+from yolov8_seg_ros.pipeline import track_result  # noqa: E402
 from yolov8_seg_ros.tracking import ByteTracker  # noqa: E402
 
 FPS = 30.0

@@ -110,7 +110,7 @@ def measure(heads: Path, bpu_ms: float, pipelined: bool, frames: list[bytes],
 
 
 def bench_pipelined(results: dict[str, float], bpu_ms_list=(10.0, 40.0)) -> None:
-    """Serial vs pipelined node at each BPU time; ratios measured in this run."""
+    """Measure the serial and the pipelined node at each BPU time; ratios from this run."""
     from recorded_outputs_node import save_heads
     from run_bench import crafted_outputs, POSTPROCESS_CASES
     from yolov8_seg_ros.transform import ImageTransform
