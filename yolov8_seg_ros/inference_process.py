@@ -390,48 +390,20 @@ def _own_child(process: Any, started: threading.Event, release: threading.Event,
     release.wait()
 
 
-class InferenceProcess:
+class _ChildLink:
     """
-    A Backend whose model runs in a child process; submit/collect overlap it with the caller.
+    A spawned child process and its pipe: start, receive without hanging, fail once, close.
 
-    The constructor blocks until the child has loaded the model (BackendError with the child's
-    reason when it cannot). infer() is the Backend method (one frame, submit then collect);
-    submit() and collect() keep up to `slots` frames in flight and return them in submission
-    order. submit/collect/release/infer belong to one thread; check() and close() may be
-    called from any. After InferenceProcessError every call but check() and close() raises it.
+    The liveness half of InferenceProcess: every wait on the child also watches its exit, so
+    a dead or stuck child is an InferenceProcessError, never a hang; close() stops and reaps it.
     """
 
-    def __init__(self, spec: BackendSpec, slots: int = 2, load_timeout_s: float = 120.0,
-                 stall_timeout_s: float = 10.0, stop_timeout_s: float = 2.0) -> None:
-        if slots < 1:
-            raise ValueError(f'slots {slots}: expected at least 1')
+    def __init__(self, spec: BackendSpec, stop_timeout_s: float) -> None:
         self.spec = spec
-        self.slots = int(slots)
-        self.stall_timeout_s = float(stall_timeout_s)
-        self.last_timing: Optional[InferenceTiming] = None
         self._res = _Resources(float(stop_timeout_s))
         self._finalizer = weakref.finalize(self, _shutdown, self._res)
         self._failure: Optional[InferenceProcessError] = None
-        self._pending: collections.deque[_Pending] = collections.deque()
-        self._free: collections.deque[int] = collections.deque(range(self.slots))
-        self._held: Optional[int] = None
-        self._next_seq = 0
         self.pid: Optional[int] = None
-        self.shm_name: Optional[str] = None
-        try:
-            self.description = self._start(spec, float(load_timeout_s))
-        except BaseException:
-            self._finalizer()
-            raise
-        description = self.description
-        self.name = description.name
-        self.model_path = description.model_path
-        self.runtime_version = description.runtime_version
-        self.input_wh = description.input_wh
-        self.input_format = description.input_format
-        self.warnings = description.warnings
-        self.layout = description.layout
-        self.scheduling = dict(description.scheduling)
 
     def _start(self, spec: BackendSpec, load_timeout_s: float) -> BackendDescription:
         res = self._res
@@ -460,6 +432,115 @@ class InferenceProcess:
             raise BackendError(f'could not load {spec.model_path!r} in a separate process: '
                                f'{error}') from error
         return description
+
+    def _attach(self, description: BackendDescription,
+                timeout_s: float) -> BackendDescription:
+        """Act on the loaded child's description (InferenceProcess maps the shared memory)."""
+        return description
+
+    @property
+    def closed(self) -> bool:
+        """Return True once close() ran (or the constructor failed)."""
+        return not self._finalizer.alive
+
+    def close(self) -> None:
+        """Stop the child (kill it if it does not stop), reap it, unlink the shared memory."""
+        self._finalizer()
+
+    def __enter__(self) -> InferenceProcess:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    @property
+    def exitcode(self) -> Optional[int]:
+        """Return the child's exit code once it ended (negative: its signal), else None."""
+        process = self._res.process
+        return self._res.exitcode if process is None else process.exitcode
+
+    # Internals.
+    def _who(self) -> str:
+        return f'inference process {self.pid} ({self.spec.name}, {self.spec.model_path!r})'
+
+    def _raise_if_unusable(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self.closed:
+            raise InferenceProcessClosedError(f'{self._who()} is closed')
+
+    def _fail(self, error: InferenceProcessError) -> InferenceProcessError:
+        if self._failure is None:
+            self._failure = error
+        return error
+
+    def _died_error(self) -> InferenceProcessError:
+        if self.closed:
+            return InferenceProcessClosedError(f'{self._who()} was closed')
+        process = self._res.process
+        process.join(1.0)  # it has exited: reap it (no zombie) and read its status
+        return InferenceProcessDiedError(f'{self._who()} died: {exit_status(process.exitcode)}')
+
+    def _receive(self, wait_s: float, waiting_for: str) -> tuple[Any, ...]:
+        """Return the child's next message; raise Died, Stalled or Closed instead of hanging."""
+        res = self._res
+        conn, process = res.conn, res.process
+        if conn is None or process is None:
+            raise self._fail(self._died_error())
+        deadline = time.monotonic() + wait_s
+        try:
+            while not conn.poll(0):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._fail(InferenceProcessStalledError(
+                        f'{self._who()}: no answer within {wait_s:g} s while {waiting_for} '
+                        '(stuck)'))
+                ready = connection.wait([conn, process.sentinel], remaining)
+                if process.sentinel in ready and not conn.poll(0):
+                    raise self._fail(self._died_error())
+            return conn.recv()
+        except (EOFError, OSError, ValueError) as error:  # a dead child or a closed pipe
+            raise self._fail(self._died_error()) from error
+
+
+class InferenceProcess(_ChildLink):
+    """
+    A Backend whose model runs in a child process; submit/collect overlap it with the caller.
+
+    The constructor blocks until the child has loaded the model (BackendError with the child's
+    reason when it cannot). infer() is the Backend method (one frame, submit then collect);
+    submit() and collect() keep up to `slots` frames in flight and return them in submission
+    order. submit/collect/release/infer belong to one thread; check() and close() may be
+    called from any. After InferenceProcessError every call but check() and close() raises it.
+    """
+
+    def __init__(self, spec: BackendSpec, slots: int = 2, load_timeout_s: float = 120.0,
+                 stall_timeout_s: float = 10.0, stop_timeout_s: float = 2.0) -> None:
+        if slots < 1:
+            raise ValueError(f'slots {slots}: expected at least 1')
+        super().__init__(spec, stop_timeout_s)
+        self.slots = int(slots)
+        self.stall_timeout_s = float(stall_timeout_s)
+        self.last_timing: Optional[InferenceTiming] = None
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._free: collections.deque[int] = collections.deque(range(self.slots))
+        self._held: Optional[int] = None
+        self._next_seq = 0
+        self.shm_name: Optional[str] = None
+        try:
+            self.description = self._start(spec, float(load_timeout_s))
+        except BaseException:
+            self._finalizer()
+            raise
+        description = self.description
+        self.name = description.name
+        self.model_path = description.model_path
+        self.runtime_version = description.runtime_version
+        self.input_wh = description.input_wh
+        self.input_format = description.input_format
+        self.warnings = description.warnings
+        self.layout = description.layout
+        self.scheduling = dict(description.scheduling)
 
     def _attach(self, description: BackendDescription,
                 timeout_s: float) -> BackendDescription:
@@ -508,11 +589,6 @@ class InferenceProcess:
     def free_slots(self) -> int:
         """Slots submit() can fill now (not in flight, not held by collect(copy=False))."""
         return len(self._free)
-
-    @property
-    def closed(self) -> bool:
-        """Return True once close() ran (or the constructor failed)."""
-        return not self._finalizer.alive
 
     def submit(self, tensor: np.ndarray, tag: Any = None) -> None:
         """
@@ -615,65 +691,6 @@ class InferenceProcess:
         except (OSError, ValueError):  # closed by another thread meanwhile
             return None
         return None
-
-    def close(self) -> None:
-        """Stop the child (kill it if it does not stop), reap it, unlink the shared memory."""
-        self._finalizer()
-
-    def __enter__(self) -> InferenceProcess:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    @property
-    def exitcode(self) -> Optional[int]:
-        """Return the child's exit code once it ended (negative: its signal), else None."""
-        process = self._res.process
-        return self._res.exitcode if process is None else process.exitcode
-
-    # Internals.
-    def _who(self) -> str:
-        return f'inference process {self.pid} ({self.spec.name}, {self.spec.model_path!r})'
-
-    def _raise_if_unusable(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-        if self.closed:
-            raise InferenceProcessClosedError(f'{self._who()} is closed')
-
-    def _fail(self, error: InferenceProcessError) -> InferenceProcessError:
-        if self._failure is None:
-            self._failure = error
-        return error
-
-    def _died_error(self) -> InferenceProcessError:
-        if self.closed:
-            return InferenceProcessClosedError(f'{self._who()} was closed')
-        process = self._res.process
-        process.join(1.0)  # it has exited: reap it (no zombie) and read its status
-        return InferenceProcessDiedError(f'{self._who()} died: {exit_status(process.exitcode)}')
-
-    def _receive(self, wait_s: float, waiting_for: str) -> tuple[Any, ...]:
-        """Return the child's next message; raise Died, Stalled or Closed instead of hanging."""
-        res = self._res
-        conn, process = res.conn, res.process
-        if conn is None or process is None:
-            raise self._fail(self._died_error())
-        deadline = time.monotonic() + wait_s
-        try:
-            while not conn.poll(0):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._fail(InferenceProcessStalledError(
-                        f'{self._who()}: no answer within {wait_s:g} s while {waiting_for} '
-                        '(stuck)'))
-                ready = connection.wait([conn, process.sentinel], remaining)
-                if process.sentinel in ready and not conn.poll(0):
-                    raise self._fail(self._died_error())
-            return conn.recv()
-        except (EOFError, OSError, ValueError) as error:  # a dead child or a closed pipe
-            raise self._fail(self._died_error()) from error
 
 
 class ProcessBackendFactory:

@@ -16,10 +16,8 @@
 """
 The yolov8_seg lifecycle node: parameters, transitions and the wiring of its parts; no logic.
 
-configure loads the model and creates the outputs (node_outputs) and inputs (node_inputs),
-activate subscribes, deactivate unsubscribes, cleanup releases. Frames go from the image
-callback to one worker thread (worker) that runs frame_step on a snapshot of what configure
-built. The main thread spins and watches the worker: a dead or stuck one ends the process (1).
+Frames go from the image callback (node_inputs) to one worker thread (worker) that runs
+frame_step on a snapshot of what configure built; the main thread spins and watches it.
 """
 
 from __future__ import annotations
@@ -69,7 +67,8 @@ class SegmentationNode(LifecycleNode):
         self._pipeline: Optional[SegmentationPipeline] = None
         self._outputs: Optional[Outputs] = None
         self._inputs: Optional[Inputs] = None
-        self._state = 'unconfigured'  # after each transition (rclpy has no public getter)
+        # unconfigured, inactive, active or finalized after each transition (no rclpy getter)
+        self.state_label = 'unconfigured'
         self.last_error: Optional[str] = None  # why the last transition failed
         self._quiet = False  # autostart: main() prints the reason once, as FATAL
         self.failure: Optional[str] = None  # set when the node must end with exit code 1
@@ -87,12 +86,7 @@ class SegmentationNode(LifecycleNode):
         if self._values['log_summary_period'] > 0:
             self.create_timer(self._values['log_summary_period'], self._log_summary)
         self.create_timer(LAZY_CHECK_PERIOD_S, self._follow_subscribers)
-        guard_change_state(self, self._warn)
-
-    @property
-    def state_label(self) -> str:
-        """Return the lifecycle state: unconfigured, inactive, active or finalized."""
-        return self._state
+        guard_change_state(self, self.get_logger().warning)
 
     def autostart(self) -> bool:
         """Configure and activate (autostart); False with last_error set when it fails."""
@@ -112,7 +106,7 @@ class SegmentationNode(LifecycleNode):
             factory = ProcessBackendFactory(factory, stall_timeout_s=self._stall_timeout_s)
         self._pipeline = pipeline = load_pipeline(values, factory)
         for warning in pipeline.backend.warnings:
-            self._warn(warning)
+            self.get_logger().warning(warning)
         config = startup_config(values)
         self._outputs = Outputs(self, with_3d=bool(values['depth_topic']))
         self._inputs = Inputs(self, values, self._worker.put,
@@ -122,7 +116,7 @@ class SegmentationNode(LifecycleNode):
             pipeline, config, image_converter(values['input_transport'], max_pixels,
                                               values['hbmem_frame_id']),
             self._inputs.topic, max_pixels, self._outputs, self._inputs.pairing)
-        self._state, self.last_error = 'inactive', None
+        self.state_label, self.last_error = 'inactive', None
         self._publish_label_info()
         self.get_logger().info(loaded_message(pipeline, values, self._inputs.topic))
         return TransitionCallbackReturn.SUCCESS
@@ -131,7 +125,7 @@ class SegmentationNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Enable the outputs and subscribe to the images (lazy: once someone listens)."""
         result = super().on_activate(state)
-        self._state = 'active'
+        self.state_label = 'active'
         self._follow_subscribers(raise_errors=True)
         self.last_error = None
         self.get_logger().info(self._idle_reason() or f'active: listening on {self._inputs.topic}')
@@ -142,7 +136,7 @@ class SegmentationNode(LifecycleNode):
         """Unsubscribe and let the frame in progress finish; the model stays loaded."""
         self._stop_input()
         self._step.reset_3d()
-        self._state = 'inactive'
+        self.state_label = 'inactive'
         self.get_logger().info('inactive: image subscription dropped, model kept')
         return super().on_deactivate(state)
 
@@ -174,7 +168,7 @@ class SegmentationNode(LifecycleNode):
         if name == 'activate':  # back to inactive: no subscription, publishers disabled
             self._stop_input()
             LifecycleNode.on_deactivate(self, None)
-            self._state = 'inactive'
+            self.state_label = 'inactive'
             return TransitionCallbackReturn.FAILURE
         if name == 'configure':
             self._release('unconfigured')
@@ -189,14 +183,15 @@ class SegmentationNode(LifecycleNode):
         if self._pipeline is not None:
             self._pipeline.close()
         self._context = self._inputs = self._outputs = self._pipeline = None
-        self._state = next_state
+        self.state_label = next_state
 
     def _follow_subscribers(self, raise_errors: bool = False) -> None:
         """Hold the subscriptions while active and (lazy) while an output has a subscriber."""
         inputs, outputs = self._inputs, self._outputs
         if inputs is None or outputs is None:
             return
-        wanted = self._state == 'active' and (not self._values['lazy'] or outputs.subscribed())
+        wanted = self.state_label == 'active' and (not self._values['lazy']
+                                                   or outputs.subscribed())
         try:
             if wanted and not inputs.subscribed:
                 inputs.subscribe()
@@ -213,9 +208,9 @@ class SegmentationNode(LifecycleNode):
             return
         self._inputs.unsubscribe()
         if not self._worker.drain():
-            self._warn('the frame in progress did not finish; the watchdog ends the node if '
-                       'the worker stays stuck')
-        if self._state == 'active' and self._outputs is not None:
+            self.get_logger().warning('the frame in progress did not finish; the watchdog '
+                                      'ends the node if the worker stays stuck')
+        if self.state_label == 'active' and self._outputs is not None:
             self._step.clear_markers(self._outputs, Header(stamp=self.get_clock().now().to_msg()))
 
     def _on_set_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
@@ -241,9 +236,6 @@ class SegmentationNode(LifecycleNode):
                 context.pipeline.class_names, self._values['conf_threshold'],
                 Header(stamp=self.get_clock().now().to_msg())))
 
-    def _warn(self, message: str) -> None:
-        self.get_logger().warning(message)
-
     def check_worker(self) -> Optional[str]:
         """Return why the node cannot go on (a failed subscription, a dead or stalled worker)."""
         backend_check = getattr(self._pipeline and self._pipeline.backend, 'check', None)
@@ -255,13 +247,13 @@ class SegmentationNode(LifecycleNode):
         self._publish_diagnostics()
 
     def _idle_reason(self) -> Optional[str]:
-        return idle_reason(self._state, self._inputs is not None and self._inputs.subscribed,
+        return idle_reason(self.state_label, self._inputs is not None and self._inputs.subscribed,
                            self.last_error)
 
     def _publish_diagnostics(self) -> None:
         context = self._context
         values, hardware_id = status_values(
-            self._state, self._values, context, self._inputs is not None
+            self.state_label, self._values, context, self._inputs is not None
             and self._inputs.subscribed, self._step.active_tracks)
         self._diagnostics_pub.publish(diagnostics_msg(
             self._stats.snapshot(), f'{self.get_fully_qualified_name()}: segmentation',
