@@ -26,10 +26,11 @@ and depth_image_proc do) and a plane is fitted to them (the object's dominant su
 box's extent in the image is the mask's own outline, every pixel of it, placed on that plane:
 no grid step, erosion margin or trimming shrinks it, and the grid's phase cannot move it. Its
 depth extent adds what the samples stand off the plane, less their noise. The box is either
-axis-aligned or oriented along the plane (its normal and the image's vertical in it). The
-samples and outlines are read per detection; the planes and boxes of a frame's detections are
-fitted together, in one set of array operations. All in the depth image's optical frame (x
-right, y down, z forward, metres). No rclpy.
+axis-aligned or oriented along the plane (its normal and the image's vertical in it). Each
+mask is read on its own; the depth samples' checks and bands, the outlines' row ends, and the
+planes and boxes of a frame's detections are all computed together, in one set of array
+operations. All in the depth image's optical frame (x right, y down, z forward, metres). No
+rclpy.
 """
 
 from __future__ import annotations
@@ -259,15 +260,16 @@ def localize_explained(result: SegmentationResult, depth: DepthImage, intrinsics
                        config: Depth3DConfig) -> tuple[list[Object3D], dict[int, str]]:
     """Return localize's objects, and why each other detection has none (index -> reason)."""
     scale_xy = depth_scale(result.image_wh, depth, intrinsics)
-    samples, missing = [], {}
+    grids, missing = [], {}
     for index, instance in enumerate(result.masks):
-        sampled = _sample(index, instance.x0, instance.y0, instance.mask, depth, scale_xy,
-                          config)
-        if isinstance(sampled, str):
-            missing[index] = sampled
+        gridded = _grid(index, instance.x0, instance.y0, instance.mask, depth, scale_xy, config)
+        if isinstance(gridded, str):
+            missing[index] = gridded
         else:
-            samples.append(sampled)
-    objects = _boxes(samples, intrinsics, config.oriented, missing) if samples else []
+            grids.append(gridded)
+    kept = _keep(grids, depth, scale_xy, config, missing) if grids else None
+    objects = (_boxes(kept, scale_xy, intrinsics, config.oriented, missing) if kept is not None
+               else [])
     return objects, missing
 
 
@@ -279,40 +281,82 @@ def _axis_samples(start: int, length: int, scale: float, limit: int,
     Also returns the colour indices (relative to start) their centres fall on: a slice when
     evenly spaced (depth at the colour size or a whole fraction of it), else an index array.
     """
+    first, count, colour = _axis_grid(start, length, scale, limit, step)
+    return np.arange(first, first + count * step, step), colour
+
+
+def _axis_grid(start: int, length: int, scale: float, limit: int,
+               step: int) -> tuple[int, int, Any]:
+    """
+    Return _axis_samples's depth pixels as the first and the count (step apart), and colour.
+
+    The colour indices as _axis_samples's; no array is made where they are a slice.
+    """
     first = max(int(math.floor(start * scale)), 0)
     last = min(int(math.ceil((start + length) * scale)), limit)
-    depth_index = np.arange(first, last, step)
+    available = len(range(first, last, step))
     colour_step = step / scale
-    if abs(colour_step - round(colour_step)) < 1e-6 and depth_index.size:
+    if abs(colour_step - round(colour_step)) < 1e-6 and available:
         colour_step = int(round(colour_step))
         colour_first = int(math.floor((first + 0.5) / scale)) - start
         # The samples whose colour index falls in [0, length).
         skip = max(0, -(colour_first // colour_step))
-        count = min(depth_index.size, (length - 1 - colour_first) // colour_step + 1) - skip
+        count = max(min(available, (length - 1 - colour_first) // colour_step + 1) - skip, 0)
         colour_first += skip * colour_step
-        return (depth_index[skip:skip + max(count, 0)],
-                slice(colour_first, colour_first + max(count, 0) * colour_step, colour_step))
+        return (first + skip * step, count,
+                slice(colour_first, colour_first + count * colour_step, colour_step))
+    depth_index = np.arange(first, last, step)
     colour_index = np.floor((depth_index + 0.5) / scale).astype(np.int64) - start
-    inside = (colour_index >= 0) & (colour_index < length)
-    return depth_index[inside], colour_index[inside]
+    # The colour index grows with the depth index: those in [0, length) are one run.
+    inside = np.flatnonzero((colour_index >= 0) & (colour_index < length))
+    if inside.size == 0:
+        return first, 0, colour_index[:0]
+    low, high = int(inside[0]), int(inside[-1]) + 1
+    return first + low * step, high - low, colour_index[low:high]
 
 
-class _Samples(NamedTuple):
-    """One detection's kept depth samples and its mask's outline, before the batched fit."""
+class _OutlineRows(NamedTuple):
+    """Where a detection's outline is read: some rows of its mask, over a run of columns."""
+
+    mask: np.ndarray  # uint8 (the detection's mask, or the part of it the outline may use)
+    rows: Any  # the rows read: a slice or an index array
+    columns: slice  # the columns (step 1)
+    read: np.ndarray  # (R,) int64: the rows read, from the outline's first row
+    u_shift: float  # depth u of column j of the run: j * sx + u_shift
+    v_shift: float  # depth v of read row i: i * sy + v_shift
+
+
+class _Grid(NamedTuple):
+    """One detection's sample grid: which grid samples its mask keeps, and their depth."""
 
     index: int
+    x0: int
+    y0: int
+    mask: np.ndarray
+    u_first: int  # the depth pixel of grid row 0, column 0; the grid's pitch is step
+    v_first: int
+    step: int
+    chosen: np.ndarray  # (rows, columns) bool: the samples inside the mask, less its border
+    z: np.ndarray  # (rows, columns) float32 depth, in the image's units
+
+
+class _Kept(NamedTuple):
+    """The kept depth samples and the outlines of every detection with enough of them."""
+
+    indices: list[int]  # the detections' indices in the 2D result
+    sizes: np.ndarray  # (K,) int64: each detection's samples, one after the other
+    z: np.ndarray  # (N,) float32 metres
     u: np.ndarray  # (N,) int64 depth pixel columns
     v: np.ndarray  # (N,) int64 depth pixel rows
-    z: np.ndarray  # (N,) float32 metres
-    grid_rows: np.ndarray  # (N,) int64: the samples' places on the sample grid, row-major
+    grid_rows: np.ndarray  # (N,) int64: the samples' places on their grids
     grid_columns: np.ndarray
-    band: float  # metres: how far from the median depth samples were kept
-    outline: tuple[np.ndarray, np.ndarray, np.ndarray]  # see _outline
+    bands: list[float]  # metres: how far from its median depth a detection's samples were kept
+    outlines: list[_OutlineRows]
 
 
-def _sample(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
-            scale_xy: tuple[float, float], config: Depth3DConfig) -> Union[_Samples, str]:
-    """Return the detection's depth samples and outline, or why it has none (for the log)."""
+def _grid(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
+          scale_xy: tuple[float, float], config: Depth3DConfig) -> Union[_Grid, str]:
+    """Return the detection's sample grid, or why it has none (for the log)."""
     height, width = mask.shape
     if height == 0 or width == 0:
         return 'its mask is empty'
@@ -320,9 +364,9 @@ def _sample(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     # are read.
     covered = height * width * scale_xy[0] * scale_xy[1]  # depth pixels under the box
     step = max(1, int(math.ceil(math.sqrt(covered / config.max_points))))
-    us, mask_x = _axis_samples(x0, width, scale_xy[0], depth.size_wh[0], step)
-    vs, mask_y = _axis_samples(y0, height, scale_xy[1], depth.size_wh[1], step)
-    if us.size == 0 or vs.size == 0:
+    u_first, columns, mask_x = _axis_grid(x0, width, scale_xy[0], depth.size_wh[0], step)
+    v_first, rows, mask_y = _axis_grid(y0, height, scale_xy[1], depth.size_wh[1], step)
+    if columns == 0 or rows == 0:
         return (f'its mask covers no pixel centre of the {depth.size_wh[0]}x{depth.size_wh[1]} '
                 'depth image (a depth image too small for the object)')
     # Mixed depth at the border: keep the samples whose neighbours one depth pixel away (at
@@ -331,37 +375,96 @@ def _sample(index: int, x0: int, y0: int, mask: np.ndarray, depth: DepthImage,
     sampled, inner = _inner_samples(mask, mask_y, mask_x, reach)
     chosen = inner if np.count_nonzero(inner) >= config.min_points else sampled
     # The depth pixels of the grid: evenly spaced, so a strided view of the image.
-    z_grid = depth.values[vs[0]:vs[-1] + 1:step, us[0]:us[-1] + 1:step].astype(np.float32)
+    z = depth.values[v_first:v_first + (rows - 1) * step + 1:step,
+                     u_first:u_first + (columns - 1) * step + 1:step].astype(np.float32)
+    return _Grid(index, x0, y0, mask, u_first, v_first, step, chosen, z)
+
+
+def _keep(grids: Sequence[_Grid], depth: DepthImage, scale_xy: tuple[float, float],
+          config: Depth3DConfig, missing: dict[int, str]) -> Optional[_Kept]:
+    """
+    Return the depth samples kept of all the grids, in one set of arrays, and the outlines.
+
+    Per detection: the valid samples, those within the robust band around their median, and
+    the mask's outline near them; a detection without enough goes to missing (with why).
+    None when no detection is left.
+    """
+    sizes = [grid.z.size for grid in grids]
+    starts = np.zeros(len(grids), np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    z = np.concatenate([grid.z.ravel() for grid in grids])
     if depth.metres_per_unit != 1.0:
-        z_grid *= np.float32(depth.metres_per_unit)
+        z *= np.float32(depth.metres_per_unit)
+    chosen = np.concatenate([grid.chosen.ravel() for grid in grids])
     # 0 is missing depth whatever depth_min says; NaN and inf fail both comparisons.
     if config.min_m > 0.0:
-        valid = chosen & (z_grid >= np.float32(config.min_m))
+        valid = chosen & (z >= np.float32(config.min_m))
     else:
-        valid = chosen & (z_grid > 0.0)
-    valid &= z_grid <= np.float32(config.max_m)
-    z = z_grid[valid]
-    if z.size < config.min_points:
-        return _too_few_reason(int(np.count_nonzero(chosen)), z.size, step, depth, config)
-    median = _median(z)
-    spread = _median(np.abs(z - np.float32(median))) * _MAD_TO_SIGMA
-    band = max(_BAND_SIGMAS * spread, _BAND_MIN_FRACTION * median)
-    near = valid & (np.abs(z_grid - np.float32(median)) <= np.float32(band))
-    rows, columns = np.nonzero(near)
-    if rows.size < config.min_points:
-        return (f'{rows.size} of its {z.size} valid depth samples lie within {band:.3g} m of '
-                f'their median {median:.3g} m, fewer than depth_min_points '
-                f'{config.min_points} (no one surface under the mask)')
+        valid = chosen & (z > 0.0)
+    valid &= z <= np.float32(config.max_m)
+    counts = np.add.reduceat(valid, starts, dtype=np.int64).tolist()
+    # Each detection's median depth, and the spread of its valid samples about it.
+    valid_z = z[valid]
+    ends = np.cumsum(counts).tolist()
+    medians = np.zeros(len(grids), np.float32)
+    for k, grid in enumerate(grids):
+        if counts[k] < config.min_points:
+            missing[grid.index] = _too_few_reason(int(np.count_nonzero(grid.chosen)), counts[k],
+                                                  grid.step, depth, config)
+        else:
+            medians[k] = _median(valid_z[ends[k] - counts[k]:ends[k]])
+    deviation = np.abs(valid_z - np.repeat(medians, counts))
+    bands = np.full(len(grids), -1.0, np.float32)  # -1: no sample is near
+    band_m = [0.0] * len(grids)
+    for k, (count, end) in enumerate(zip(counts, ends)):
+        if count >= config.min_points:
+            spread = _median(deviation[end - count:end]) * _MAD_TO_SIGMA
+            band_m[k] = max(_BAND_SIGMAS * spread, _BAND_MIN_FRACTION * float(medians[k]))
+            bands[k] = band_m[k]
+    near = valid & (np.abs(z - np.repeat(medians, sizes)) <= np.repeat(bands, sizes))
+    near_counts = np.add.reduceat(near, starts, dtype=np.int64).tolist()
     # The outline is held near the samples that may be the object's: kept ones and those
     # without depth (a hole over a corner keeps the corner), not those on another surface.
     support = near | (chosen & ~valid)
-    left, top, across, down = cv2.boundingRect(support.view(np.uint8))
-    window = (int(us[left]), int(us[left + across - 1]), int(vs[top]), int(vs[top + down - 1]))
-    outline = _outline(mask, x0, y0, scale_xy, window, step)
-    if outline is None:
-        return 'its mask has no pixel near its depth samples'
-    return _Samples(index, us[columns], vs[rows], z_grid[rows, columns], rows, columns, band,
-                    outline)
+    kept, outlines = [], []
+    for k, grid in enumerate(grids):
+        if counts[k] < config.min_points:
+            continue
+        start, stop = int(starts[k]), int(starts[k]) + sizes[k]
+        outline = None
+        if near_counts[k] < config.min_points:
+            missing[grid.index] = (
+                f'{near_counts[k]} of its {counts[k]} valid depth samples lie within '
+                f'{band_m[k]:.3g} m of their median {float(medians[k]):.3g} m, fewer than '
+                f'depth_min_points {config.min_points} (no one surface under the mask)')
+        else:
+            left, top, across, down = cv2.boundingRect(
+                support[start:stop].reshape(grid.z.shape).view(np.uint8))
+            step = grid.step
+            window = (grid.u_first + left * step, grid.u_first + (left + across - 1) * step,
+                      grid.v_first + top * step, grid.v_first + (top + down - 1) * step)
+            outline = _outline(grid.mask, grid.x0, grid.y0, scale_xy, window, step)
+            if outline is None:
+                missing[grid.index] = 'its mask has no pixel near its depth samples'
+        if outline is None:
+            near[start:stop] = False
+        else:
+            kept.append(k)
+            outlines.append(outline)
+    if not kept:
+        return None
+    # The kept samples' places on their grids, and their depth pixels.
+    table = np.array([(starts[k], grids[k].z.shape[1], grids[k].step, grids[k].u_first,
+                       grids[k].v_first) for k in kept], np.int64).T
+    kept_sizes = np.array([near_counts[k] for k in kept], np.int64)
+    table = np.repeat(table, kept_sizes, axis=1)
+    rows, columns = np.divmod(np.flatnonzero(near) - table[0], table[1])
+    u = columns * table[2]
+    u += table[3]
+    v = rows * table[2]
+    v += table[4]
+    return _Kept([grids[k].index for k in kept], kept_sizes, z[near], u, v, rows, columns,
+                 [band_m[k] for k in kept], outlines)
 
 
 def _too_few_reason(chosen: int, valid: int, step: int, depth: DepthImage,
@@ -377,10 +480,9 @@ def _too_few_reason(chosen: int, valid: int, step: int, depth: DepthImage,
 
 
 def _outline(mask: np.ndarray, x0: int, y0: int, scale_xy: tuple[float, float],
-             window: tuple[int, int, int, int],
-             step: int) -> Optional[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+             window: tuple[int, int, int, int], step: int) -> Optional[_OutlineRows]:
     """
-    Return the mask's outline, each row's end pixels, as depth pixels u (first, last) and v.
+    Return where the mask's outline is read (its rows' end pixels; see _outline_ends).
 
     Every convex hull vertex of the mask is the first or last pixel of its row, so the extent
     of the mask's pixels placed on any plane, in any direction, is the extent of these. Rows
@@ -407,45 +509,53 @@ def _outline(mask: np.ndarray, x0: int, y0: int, scale_xy: tuple[float, float],
     # and the first rows of its first and last columns: the box's edges in the image are
     # exact, a corner between them may fall short by up to stride - 1 rows.
     stride = max(1, int(math.ceil(across * down / _OUTLINE_PIXELS)))
-    tight = window_mask[top:top + down, left:left + across]
     if stride == 1:
-        first, last, rows = _row_ends(tight)
-        if rows is None:
-            rows = np.arange(down)
+        read = np.arange(down)
+        rows = slice(top, top + down)
     else:
         count = -(-down // stride)
-        read = np.arange(0, (count + 3) * stride, stride)[:count + 3]
-        read[count:] = down - 1, tight[:, 0].argmax(), tight[:, across - 1].argmax()
-        first, last, rows = _row_ends(tight[read])
-        rows = read if rows is None else read[rows]
-    # Tight pixel (i, j) -> colour pixel (y0 + row_low + top + i, x0 + column_low + left + j)
+        read = np.arange(0, (count + 3) * stride, stride)
+        read[count:] = (down - 1, window_mask[top:top + down, left].argmax(),
+                        window_mask[top:top + down, left + across - 1].argmax())
+        rows = read + top
+    # Outline pixel (i, j) -> colour pixel (y0 + row_low + top + i, x0 + column_low + left + j)
     # -> depth pixel ((colour + 0.5) scale - 0.5).
-    u_shift = (x0 + column_low + left + 0.5) * sx - 0.5
-    return (first * sx + u_shift, last * sx + u_shift,
-            rows * sy + ((y0 + row_low + top + 0.5) * sy - 0.5))
+    return _OutlineRows(window_mask, rows, slice(left, left + across), read,
+                        (x0 + column_low + left + 0.5) * sx - 0.5,
+                        (y0 + row_low + top + 0.5) * sy - 0.5)
 
 
-def _row_ends(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+def _outline_ends(outlines: Sequence[_OutlineRows]) -> tuple[np.ndarray, ...]:
     """
-    Return the first and last set column of each row that has one, and those rows.
+    Return the first and last set column of every outline row that has one, and its row.
 
-    mask: uint8 0/1 with contiguous rows (cv2.flip's and a fast argmax's need). The rows are
-    None when every row has a set pixel (as in a mask's own box, but for a hollow in it).
+    Also each such row's outline (its index in outlines). All the outlines' rows are read
+    into one array, left-aligned, which is searched forward and, mirrored, backward (argmax
+    runs fast over contiguous rows only).
     """
-    inside = mask.view(bool)
+    sizes = [outline.read.size for outline in outlines]
+    width = max(outline.columns.stop - outline.columns.start for outline in outlines)
+    forward = np.zeros((sum(sizes), width), np.uint8)
+    start = 0
+    for outline, size in zip(outlines, sizes):
+        low, high = outline.columns.start, outline.columns.stop
+        forward[start:start + size, :high - low] = outline.mask[outline.rows, low:high]
+        start += size
+    inside = forward.view(bool)
     first = inside.argmax(axis=1)
-    # argmax runs fast forward over contiguous rows only: mirror the rows, then look again.
-    last = mask.shape[1] - 1 - cv2.flip(mask, 1).view(bool).argmax(axis=1)
-    # An empty row's first set column is 0 too: look at column 0 of those rows only.
-    starts_left = np.flatnonzero(first == 0)
-    empty = starts_left[~inside[starts_left, 0]]
-    if empty.size == 0:
-        return first, last, None
-    rows = np.delete(np.arange(inside.shape[0]), empty)
-    return first[rows], last[rows], rows
+    # The zeros right of a short row come first in its mirror, and are counted back off.
+    last = width - 1 - cv2.flip(forward, 1).view(bool).argmax(axis=1)
+    owner = np.repeat(np.arange(len(outlines)), sizes)
+    read = np.concatenate([outline.read for outline in outlines])
+    # An empty row's first set column is 0 too, but column 0 is not set (a hollow in a mask).
+    empty = (first == 0) & ~inside[:, 0]
+    if empty.any():
+        kept = ~empty
+        return first[kept], last[kept], read[kept], owner[kept]
+    return first, last, read, owner
 
 
-def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
+def _boxes(kept: _Kept, scale_xy: tuple[float, float], intrinsics: Intrinsics, oriented: bool,
            missing: dict[int, str]) -> list[Object3D]:
     """
     Fit every detection's plane and box in one pass over all their samples and outlines.
@@ -456,14 +566,12 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
     flat object is flat). A detection whose box is not finite goes to missing instead.
     """
     fx, fy, cx, cy = intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy
-    count = len(samples)
-    sizes = np.array([len(s.z) for s in samples])
+    count = len(kept.indices)
+    sizes = kept.sizes
     starts = np.zeros(count, np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
     owner = np.repeat(np.arange(count), sizes)
-    u = np.concatenate([s.u for s in samples])
-    v = np.concatenate([s.v for s in samples])
-    z = np.concatenate([s.z for s in samples])
+    z, u, v, rows, columns = kept.z, kept.u, kept.v, kept.grid_rows, kept.grid_columns
     # The published points: rows x, y, z (float32), each axis contiguous.
     xyz = np.empty((3, z.size), np.float32)
     xyz[2] = z
@@ -473,29 +581,31 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
     # of samples solvable (flat along the other axis).
     u0 = np.add.reduceat(u, starts) / sizes
     v0 = np.add.reduceat(v, starts) / sizes
-    du, dv = u - u0[owner], v - v0[owner]
+    # (np.repeat of a per-detection value is a faster gather than indexing it with owner.)
+    du, dv = u - np.repeat(u0, sizes), v - np.repeat(v0, sizes)
     inverse = np.divide(1.0, z, dtype=np.float64)
     mean = np.add.reduceat(inverse, starts) / sizes
-    inverse -= mean[owner]
-    suu = np.add.reduceat(du * du, starts) + 1e-6 * sizes
-    svv = np.add.reduceat(dv * dv, starts) + 1e-6 * sizes
-    suv = np.add.reduceat(du * dv, starts)
-    su = np.add.reduceat(du * inverse, starts)
-    sv = np.add.reduceat(dv * inverse, starts)
+    mean_each = np.repeat(mean, sizes)
+    inverse -= mean_each
+    products = np.empty((5, z.size))
+    for row, (left, right) in enumerate(((du, du), (dv, dv), (du, dv), (du, inverse),
+                                         (dv, inverse))):
+        np.multiply(left, right, out=products[row])
+    suu, svv, suv, su, sv = np.add.reduceat(products, starts, axis=1)
+    suu += 1e-6 * sizes
+    svv += 1e-6 * sizes
     determinant = suu * svv - suv * suv
     slope_u = (su * svv - sv * suv) / determinant
     slope_v = (sv * suu - su * suv) / determinant
     # Each sample's standoff from its plane (metres along z), and the standoff's spread
     # less the noise's: the noise from horizontal neighbours, whose difference is two samples'.
-    standoff = du * slope_u[owner]
-    standoff += dv * slope_v[owner]
-    standoff += mean[owner]
+    standoff = du * np.repeat(slope_u, sizes)
+    standoff += dv * np.repeat(slope_v, sizes)
+    standoff += mean_each
     np.divide(1.0, standoff, out=standoff)
     np.subtract(z, standoff, out=standoff)
     middle = np.add.reduceat(standoff, starts) / sizes
     spread = np.add.reduceat(standoff * standoff, starts) / sizes - middle * middle
-    rows = np.concatenate([s.grid_rows for s in samples])
-    columns = np.concatenate([s.grid_columns for s in samples])
     neighbours = (np.diff(columns) == 1) & (np.diff(rows) == 0)
     neighbours[starts[1:] - 1] = False  # the last of one detection and the first of the next
     steps = np.diff(standoff)[neighbours]
@@ -505,14 +615,16 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
         2 * np.bincount(pair_owner, minlength=count), 1)
     # An even spread of half-width h has variance h^2 / 3.
     half = np.sqrt(3.0 * np.maximum(spread - noise, 0.0))
-    # The outlines on the planes.
-    ends = [s.outline for s in samples]
-    end_sizes = np.array([2 * len(e[2]) for e in ends])
+    # The outlines on the planes: each row's first and last pixel.
+    first, last, read, end_owner = _outline_ends(kept.outlines)
     end_starts = np.zeros(count, np.int64)
-    np.cumsum(end_sizes[:-1], out=end_starts[1:])
-    end_owner = np.repeat(np.arange(count), end_sizes)
-    end_u = np.concatenate([part for e in ends for part in e[:2]])
-    end_v = np.concatenate([part for e in ends for part in (e[2], e[2])])
+    np.cumsum(np.bincount(end_owner, minlength=count)[:-1], out=end_starts[1:])
+    shifts = np.array([(outline.u_shift, outline.v_shift) for outline in kept.outlines])[end_owner]
+    end_u = np.concatenate([first * scale_xy[0] + shifts[:, 0],
+                            last * scale_xy[0] + shifts[:, 0]])
+    end_v = read * scale_xy[1] + shifts[:, 1]
+    end_v = np.concatenate([end_v, end_v])
+    end_owner = np.concatenate([end_owner, end_owner])
     end_inverse = (mean - slope_u * u0 - slope_v * v0)[end_owner]
     end_inverse += slope_u[end_owner] * end_u
     end_inverse += slope_v[end_owner] * end_v
@@ -520,7 +632,7 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
     # is held to them.
     z_min = np.minimum.reduceat(z, starts).astype(np.float64)
     z_max = np.maximum.reduceat(z, starts).astype(np.float64)
-    pad = 0.5 * (z_max - z_min) + np.array([s.band for s in samples])
+    pad = 0.5 * (z_max - z_min) + np.array(kept.bands)
     np.clip(end_inverse, (1.0 / (z_max + pad))[end_owner],
             (1.0 / np.maximum(z_min - pad, 0.5 * z_min))[end_owner], out=end_inverse)
     points = np.empty((3, end_u.size))
@@ -532,14 +644,14 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
     normals = np.stack([slope_u * fx, slope_v * fy,
                         mean - slope_u * (u0 - cx) - slope_v * (v0 - cy)], axis=1).tolist()
     axes = [_plane_axes(normal) for normal in normals] if oriented else [_FRAME_AXES] * count
-    if oriented:
-        along = np.empty_like(points)
-        for k, (start, stop) in enumerate(zip(end_starts.tolist(),
-                                              (end_starts + end_sizes).tolist())):
-            np.matmul(axes[k], points[:, start:stop], out=along[:, start:stop])
-        points = along
-    low = np.minimum.reduceat(points, end_starts, axis=1).T.tolist()
-    high = np.maximum.reduceat(points, end_starts, axis=1).T.tolist()
+    if oriented:  # each end along its box's axes
+        points = np.einsum('kij,jk->ik', np.array(axes)[end_owner], points)
+    # Each row's two ends, then each detection's rows.
+    ends = points.shape[1] // 2
+    low = np.minimum.reduceat(np.minimum(points[:, :ends], points[:, ends:]), end_starts,
+                              axis=1).T.tolist()
+    high = np.maximum.reduceat(np.maximum(points[:, :ends], points[:, ends:]), end_starts,
+                               axis=1).T.tolist()
     # A sample stands off the plane along its ray: the ray at the plane's middle, with z 1.
     rays = np.stack([(u0 - cx) / fx, (v0 - cy) / fy], axis=1).tolist()
     middle, half = middle.tolist(), half.tolist()
@@ -558,11 +670,11 @@ def _boxes(samples: Sequence[_Samples], intrinsics: Intrinsics, oriented: bool,
     boxes = np.array(boxes)
     finite = np.isfinite(boxes).all(axis=1).tolist()
     objects = []
-    for k, sampled in enumerate(samples):
+    for k, index in enumerate(kept.indices):
         if not finite[k]:
-            missing[sampled.index] = 'its box came out non-finite'
+            missing[index] = 'its box came out non-finite'
             continue
-        objects.append(Object3D(sampled.index, boxes[k, 0:3], boxes[k, 3:6],
+        objects.append(Object3D(index, boxes[k, 0:3], boxes[k, 3:6],
                                 xyz[:, starts[k]:starts[k] + sizes[k]].T, boxes[k, 6:10]))
     return objects
 
