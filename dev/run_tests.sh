@@ -41,7 +41,8 @@ ROS_FREE_TESTS=(test/test_postprocess.py test/test_preprocess.py test/test_backe
                 test/test_backend_selection.py test/test_runtime_fakes.py
                 test/test_evaluation.py test/test_tracking.py test/test_node_modules.py
                 test/test_model_accuracy.py test/test_depth3d.py
-                test/test_inference_process.py)
+                test/test_inference_process.py test/test_yolo26_decode.py
+                test/test_yolo26_runtimes.py)
 SUITE_STARTED=$SECONDS
 STATUS=0
 SUMMARY=()

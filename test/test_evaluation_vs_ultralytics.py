@@ -30,7 +30,7 @@ import os
 from pathlib import Path
 
 from helpers import pip_only
-from helpers.models import SHAPES_ONNX, SHAPES_PT
+from helpers.models import SHAPES_ONNX, SHAPES_PT, SHAPES_YOLO26_ONNX, SHAPES_YOLO26_PT
 from helpers.shapes_dataset import mask_to_polygon, SHAPE_CLASS_NAMES, write_coco_dataset
 import numpy as np
 import pytest
@@ -42,6 +42,10 @@ pytest.importorskip('torch', reason=pip_only('torch'), exc_type=ImportError)
 # Measured on this set: ultralytics val box 0.813 / 0.967, mask 0.764 / 0.967 (mAP50-95 /
 # mAP50); yolov8-seg-eval box 0.792 / 0.961, mask 0.779 / 0.961.
 TOLERANCE = {'map50_95': 0.03, 'map50': 0.02}
+# The YOLO26 shapes model is trained for far less (25 epochs of batch 8 on one thread), a weak
+# model: a lower floor. Measured: ultralytics val (nms=False) box 0.195 / 0.325, mask 0.224 /
+# 0.334; yolov8-seg-eval box 0.197 / 0.325, mask 0.228 / 0.334.
+YOLO26_FLOOR = {'map50_95': 0.15, 'map50': 0.25}
 
 
 def yolo_set_from_coco(images: Path, annotations: Path, root: Path) -> Path:
@@ -69,21 +73,36 @@ def yolo_set_from_coco(images: Path, annotations: Path, root: Path) -> Path:
     return data
 
 
-def test_eval_agrees_with_ultralytics_val_on_the_same_set(tmp_path):
+def check_agreement(tmp_path, pt, onnx, floor, **val_args):
+    """Score onnx with yolov8-seg-eval and pt with YOLO(pt).val() on the same 40 scenes."""
     from ultralytics import YOLO
     from yolov8_seg_ros.evaluation import EVAL_DECODE, evaluate
 
     annotations = write_coco_dataset(tmp_path / 'coco', 40, seed=7)
     images = tmp_path / 'coco' / 'images'
     data = yolo_set_from_coco(images, annotations, tmp_path / 'yolo')
-    theirs = YOLO(str(SHAPES_PT)).val(
+    theirs = YOLO(str(pt)).val(
         data=str(data), imgsz=320, batch=8, conf=EVAL_DECODE.conf_threshold,
-        iou=EVAL_DECODE.iou_threshold, max_det=EVAL_DECODE.max_det, device='cpu',
-        plots=False, verbose=False, workers=0, project=str(tmp_path / 'runs'))
-    ours = evaluate(str(SHAPES_ONNX), images, annotations, progress=False)
+        max_det=EVAL_DECODE.max_det, device='cpu', plots=False, verbose=False, workers=0,
+        project=str(tmp_path / 'runs'), **val_args)
+    ours = evaluate(str(onnx), images, annotations, progress=False)
     pairs = {'box': (ours.box, theirs.box.map, theirs.box.map50),
              'mask': (ours.mask, theirs.seg.map, theirs.seg.map50)}
     for task, (scores, map50_95, map50) in pairs.items():
-        assert map50 > 0.9 and map50_95 > 0.7, (task, map50_95, map50)  # a real comparison
+        # A real comparison: the model finds the shapes.
+        assert map50 > floor['map50'] and map50_95 > floor['map50_95'], (task, map50_95, map50)
         assert scores.map50_95 == pytest.approx(map50_95, abs=TOLERANCE['map50_95']), task
         assert scores.map50 == pytest.approx(map50, abs=TOLERANCE['map50']), task
+
+
+def test_eval_agrees_with_ultralytics_val_on_the_same_set(tmp_path):
+    from yolov8_seg_ros.evaluation import EVAL_DECODE
+    check_agreement(tmp_path, SHAPES_PT, SHAPES_ONNX, {'map50_95': 0.7, 'map50': 0.9},
+                    iou=EVAL_DECODE.iou_threshold)
+
+
+def test_eval_of_the_yolo26_model_agrees_with_ultralytics_val(tmp_path):
+    # The one2one export (its metadata file says so) is scored with top-k and no NMS, so
+    # ultralytics validates the same branch: nms=False (its default, nms unset, would run the
+    # one2many branch with NMS).
+    check_agreement(tmp_path, SHAPES_YOLO26_PT, SHAPES_YOLO26_ONNX, YOLO26_FLOOR, nms=False)

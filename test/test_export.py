@@ -14,13 +14,15 @@
 
 """yolov8-seg-export and yolov8-seg-calib end to end: ONNX, verification, YAML, commands."""
 
+import os
 from pathlib import Path
 import shutil
 import subprocess
+import tempfile
 
 import cv2
 from helpers import pip_only
-from helpers.models import SHAPES_PT, SHAPES_YOLO11_PT
+from helpers.models import SHAPES_PT, SHAPES_YOLO11_PT, SHAPES_YOLO26_PT
 from helpers.shapes_dataset import generate_scene
 import numpy as np
 import pytest
@@ -217,3 +219,118 @@ def test_export_leaves_the_installed_head_untouched():
         raise RuntimeError('export failed')
     assert Segment.forward is original
     assert Path(Segment.__module__.replace('.', '/')).name == 'head'
+
+
+def onnx_conv_names(path):
+    return [node.name for node in onnx.load(str(path)).graph.node if node.op_type == 'Conv']
+
+
+def test_export_yolo26_yaml_one2one_by_default_with_its_metadata(tmp_path, capsys):
+    assert export_main(['yolo26n-seg.yaml', '--imgsz', '320', '--nc', '3', '--layout',
+                        'float32', '--output', str(tmp_path / 'y26.onnx')]) == 0
+    out = capsys.readouterr().out
+    assert 'Segment26 head, one2one branch: top-k without NMS' in out
+    assert "verified:   10 heads equal ultralytics' own" in out
+    shapes = [s for _, s in output_shapes(tmp_path / 'y26.onnx')]
+    assert shapes == [[1, 40, 40, 3], [1, 40, 40, 4], [1, 40, 40, 32],
+                      [1, 20, 20, 3], [1, 20, 20, 4], [1, 20, 20, 32],
+                      [1, 10, 10, 3], [1, 10, 10, 4], [1, 10, 10, 32], [1, 80, 80, 32]]
+    convs = onnx_conv_names(tmp_path / 'y26.onnx')
+    heads = [n for n in convs if '/model.23/' in n and n.endswith('.2/Conv')]
+    assert sorted(heads) == sorted(f'/model.23/one2one_cv{h}.{i}/one2one_cv{h}.{i}.2/Conv'
+                                   for h in (2, 3, 4) for i in range(3))
+    assert any('/proto/feat_refine' in n for n in convs)  # Proto26 got P4 and P5
+    metadata = yaml.safe_load((tmp_path / 'y26.metadata.yaml').read_text())
+    assert metadata['end2end'] is True and metadata['branch'] == 'one2one'
+    assert metadata['head'] == 'Segment26' and metadata['layout'] == 'float32'
+    assert metadata['imgsz'] == [320, 320] and len(metadata['names']) == 3
+    script = (tmp_path / 'y26_toolchain.sh').read_text()
+    prefix = 'y26_instance_seg_bayese_320x320_nv12'
+    assert f'cp y26.metadata.yaml {prefix}/{prefix}.metadata.yaml' in script
+    subprocess.run(['bash', '-n', str(tmp_path / 'y26_toolchain.sh')], check=True)
+
+
+def test_export_yolo26_one2many_branch_behind_a_flag_in_the_int32_layout(tmp_path, capsys):
+    assert export_main(['yolo26n-seg.yaml', '--imgsz', '256x320', '--nc', '4', '--branch',
+                        'one2many', '--output', str(tmp_path / 'y26.onnx')]) == 0
+    out = capsys.readouterr().out
+    assert 'one2many branch: NMS' in out and "10 heads equal ultralytics' own" in out
+    shapes = [s for _, s in output_shapes(tmp_path / 'y26.onnx')]
+    # The seed order, 4 classes: the box heads are the middle block.
+    assert shapes[3:6] == [[1, 32, 40, 4], [1, 16, 20, 4], [1, 8, 10, 4]]
+    assert shapes[6:9] == [[1, 32, 40, 4], [1, 16, 20, 4], [1, 8, 10, 4]]
+    layout = resolve_layout([tuple(s) for s in shapes])
+    assert layout.reg_max == 1 and [lv.box for lv in layout.levels] == [3, 4, 5]
+    removed = [line.split()[-1] for line in out.splitlines() if 'remove:' in line]
+    assert removed == [f'/model.23/cv{h}.{i}/cv{h}.{i}.2/Conv_output_0_HzDequantize'
+                       for h in (4, 2) for i in range(3)]
+    assert not any('one2one' in n for n in onnx_conv_names(tmp_path / 'y26.onnx'))
+    metadata = yaml.safe_load((tmp_path / 'y26.metadata.yaml').read_text())
+    assert metadata['end2end'] is False and metadata['branch'] == 'one2many'
+    script = (tmp_path / 'y26_toolchain.sh').read_text()
+    assert ('cp ../y26.metadata.yaml '
+            'y26_instance_seg_bayese_320x256_nv12_modified.metadata.yaml') in script
+    # A YOLOv8 head has no one2one branch to give.
+    assert export_main(['yolov8n-seg.yaml', '--imgsz', '160', '--branch', 'one2one',
+                        '--output', str(tmp_path / 'v8.onnx')]) == 1
+    assert 'has only one2many' in capsys.readouterr().err
+
+
+def test_ultralytics_default_export_keeps_only_the_one2many_branch(tmp_path):
+    # What the model zoo's export script gets: ultralytics 8.4.190 with nms unset sets
+    # end2end False, and fuse() then drops one2one_cv2/3/4 (they become None).
+    model = load_model('yolo26n-seg.yaml', num_classes=2)
+    head = model.model.model[-1]
+    assert head.one2one_cv2 is not None and not head.end2end  # no _end2end after a build
+    model.model.pt_path = str(tmp_path / 'default.pt')  # ultralytics writes beside it
+    exported = model.export(format='onnx', imgsz=128, opset=11, simplify=False, verbose=False)
+    assert Path(exported) == tmp_path / 'default.onnx'
+    convs = onnx_conv_names(exported)
+    assert any('/cv2.0/' in n for n in convs) and not any('one2one' in n for n in convs)
+    assert head.one2one_cv2 is not None  # the export fused a copy
+    import copy
+    fused = copy.deepcopy(model.model).fuse(verbose=False).model[-1]
+    assert fused.one2one_cv2 is None and fused.cv2 is not None
+
+
+def test_export_with_tmpdir_on_another_file_system_leaves_nothing_behind(tmp_path):
+    shm = Path('/dev/shm')
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip('needs /dev/shm on another file system than the test folder')
+    scratch = Path(tempfile.mkdtemp(dir=shm, prefix='export-tmpdir-'))
+    try:
+        weights = tmp_path / 'shapes.pt'
+        shutil.copyfile(SHAPES_PT, weights)
+        sample = tmp_path / 'scene.png'
+        cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
+        from helpers.node_process import installed_executable
+        run = subprocess.run([str(installed_executable('yolov8-seg-export')), str(weights),
+                              '--imgsz', '320', '--sample-image', str(sample),
+                              '--output', str(tmp_path / 'out' / 'shapes.onnx')],
+                             capture_output=True, text=True, timeout=240, check=False,
+                             env={**os.environ, 'TMPDIR': str(scratch)}, cwd=tmp_path)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert (tmp_path / 'out' / 'shapes.onnx').stat().st_size > 1_000_000
+        # Every temporary file and folder of ours removed (torch keeps its own caches there).
+        left = [p for p in scratch.rglob('*') if p.suffix in ('.pt', '.onnx', '.yaml')
+                or p.name.startswith(('yolov8-seg-export', 'tmp'))]
+        assert left == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ['out', 'scene.png', 'shapes.pt']
+    finally:
+        shutil.rmtree(scratch)
+
+
+def test_export_the_trained_yolo26_checkpoint_matches_its_detections(tmp_path):
+    # This scene gives the one2one head one box with two classes: each must find its own.
+    sample = tmp_path / 'scene.png'
+    cv2.imwrite(str(sample), generate_scene(np.random.default_rng(3), 640, 480).image_bgr)
+    weights = tmp_path / 'y26.pt'
+    shutil.copyfile(SHAPES_YOLO26_PT, weights)
+    from helpers.node_process import installed_executable
+    run = subprocess.run([str(installed_executable('yolov8-seg-export')), str(weights),
+                          '--imgsz', '320', '--sample-image', str(sample)],
+                         capture_output=True, text=True, timeout=240, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert '; 5 detections match ultralytics' in run.stdout
+    assert yaml.safe_load((tmp_path / 'y26.metadata.yaml').read_text())['names'] == {
+        0: 'circle', 1: 'rectangle', 2: 'triangle', 3: 'star'}

@@ -13,10 +13,13 @@
 # limitations under the License.
 
 """
-Decode one frame's raw heads: class thresholds, DFL boxes, NMS and full-resolution masks.
+Decode one frame's raw heads: class thresholds, boxes, NMS or top-k, full-resolution masks.
 
-The heads are found by layout.py; masks are upsampled by masks.py; label images are drawn by
-render.py. NumPy and OpenCV only.
+Boxes are DFL bins (YOLOv8, YOLO11, YOLOv9) or direct ltrb distances (YOLO26). Detections are
+selected by NMS, or for a YOLO26 one-to-one (end-to-end) head by top-k over every (cell,
+class) score without NMS, as ultralytics' end-to-end postprocess. The heads are found by
+layout.py; masks are upsampled by masks.py; label images are drawn by render.py. NumPy and
+OpenCV only.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ _CLASS_OFFSET = 7680.0
 # Allowed values of the DecodeConfig fields (the node's parameter ranges use these).
 DECODE_RANGES = {'conf_threshold': (0.0, 1.0), 'iou_threshold': (0.0, 1.0),
                  'max_det': (1, 10000), 'pre_nms_topk': (1, 100000)}
+# How detections are selected. auto: top-k without NMS for a model decoded as end-to-end (a
+# YOLO26 one2one export, per its metadata file), NMS for every other; nms / topk: always.
+NMS_MODES = ('auto', 'nms', 'topk')
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,15 @@ class DecodeConfig:
     # Also return the detections from this score up to conf_threshold, boxes and scores only
     # (SegmentationResult.low_*): the tracker's low set. None: none.
     low_score_threshold: Optional[float] = None
+    nms_mode: str = 'auto'  # one of NMS_MODES
 
     def __post_init__(self) -> None:
         for name, (low, high) in DECODE_RANGES.items():
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f'{name} {value}: expected {low}..{high}')
+        if self.nms_mode not in NMS_MODES:
+            raise ValueError(f'nms_mode {self.nms_mode!r}: expected one of {NMS_MODES}')
         if self.low_score_threshold is not None and not 0.0 < self.low_score_threshold <= 1.0:
             raise ValueError(f'low_score_threshold {self.low_score_threshold}: expected 0..1')
 
@@ -137,11 +146,20 @@ def _surviving_cells(cls_out: RawOutput, threshold: float) -> np.ndarray:
     return np.flatnonzero((logits > per_channel).any(axis=1))
 
 
-def _dfl_decode(box_rows: np.ndarray, cells: np.ndarray, grid_w: int, stride: int) -> np.ndarray:
-    """DFL rows (k, 64) and flat cell indices -> (k, 4) xyxy boxes in input pixels."""
-    bins = box_rows.reshape(-1, 4, DFL_BINS)
-    bins = np.exp(bins - bins.max(axis=2, keepdims=True))
-    distances = (bins @ np.arange(DFL_BINS, dtype=np.float32)) / bins.sum(axis=2)
+def _box_decode(box_rows: np.ndarray, cells: np.ndarray, grid_w: int, stride: int,
+                reg_max: int) -> np.ndarray:
+    """
+    Box rows and flat cell indices -> (k, 4) xyxy boxes in input pixels.
+
+    Rows are (k, 64) DFL bins (reg_max 16: softmax expectation per side) or (k, 4) left, top,
+    right, bottom distances in stride units (reg_max 1, YOLO26: used as they are).
+    """
+    if reg_max == 1:
+        distances = box_rows
+    else:
+        bins = box_rows.reshape(-1, 4, DFL_BINS)
+        bins = np.exp(bins - bins.max(axis=2, keepdims=True))
+        distances = (bins @ np.arange(DFL_BINS, dtype=np.float32)) / bins.sum(axis=2)
     cx = (cells % grid_w).astype(np.float32) + 0.5
     cy = (cells // grid_w).astype(np.float32) + 0.5
     boxes = np.stack([cx - distances[:, 0], cy - distances[:, 1],
@@ -169,46 +187,67 @@ class SegPostprocessor:
     """
     Turns one frame's raw outputs into a SegmentationResult; the layout is fixed at creation.
 
-    Reuses its upsampling buffer from frame to frame: one instance per thread.
+    end2end: the heads are a one-to-one (NMS-free) branch, decoded by top-k when the config's
+    nms_mode is auto. Reuses its upsampling buffer from frame to frame: one instance per thread.
     """
 
-    def __init__(self, layout: HeadLayout) -> None:
+    def __init__(self, layout: HeadLayout, end2end: bool = False) -> None:
         self.layout = layout
+        self.end2end = end2end
         self._sampler: Optional[MaskSampler] = None  # for the last transform; owns a buffer
         self._arenas = BufferPool()
 
     @classmethod
-    def for_outputs(cls, outputs: Sequence[OutputLike],
-                    roles: Optional[Sequence[str]] = None) -> SegPostprocessor:
+    def for_outputs(cls, outputs: Sequence[OutputLike], roles: Optional[Sequence[str]] = None,
+                    end2end: bool = False) -> SegPostprocessor:
         """Resolve the layout from a sample of outputs (shapes and quantization)."""
         outs = [as_raw_output(o) for o in outputs]
         return cls(resolve_layout([o.data.shape for o in outs],
-                                  [o.scale is not None for o in outs], roles))
+                                  [o.scale is not None for o in outs], roles), end2end)
+
+    def uses_nms(self, config: DecodeConfig) -> bool:
+        """Return whether config selects detections by NMS (else by top-k score alone)."""
+        if config.nms_mode == 'auto':
+            return not self.end2end
+        return config.nms_mode == 'nms'
 
     def __call__(self, outputs: Sequence[OutputLike], transform: ImageTransform,
                  config: DecodeConfig) -> SegmentationResult:
-        """Decode one frame. outputs are in the order the layout was resolved for."""
+        """
+        Decode one frame. outputs are in the order the layout was resolved for.
+
+        With NMS each cell is one candidate, its best class (pre_nms_topk of them into NMS).
+        With top-k every (cell, class) score above the threshold is a candidate and the
+        max_det best are kept: a cell may give detections of several classes, as ultralytics'
+        end-to-end head. The class filter applies before the selection in both.
+        """
         outs = [as_raw_output(o) for o in outputs]
         self._check(outs, transform)
         published = _logit(config.conf_threshold)
         threshold = published if config.low_score_threshold is None else \
             min(published, _logit(config.low_score_threshold))
+        use_nms = self.uses_nms(config)
         boxes, scores, class_ids, coef_refs = [], [], [], []
         for level in self.layout.levels:
             cells = _surviving_cells(outs[level.cls], threshold)
             if cells.size == 0:
                 continue
             logits = _rows(outs[level.cls], cells)
-            best = logits.argmax(axis=1)
-            best_logit = logits[np.arange(cells.size), best]
-            keep = best_logit > threshold
+            if use_nms:
+                best = logits.argmax(axis=1)
+                best_logit = logits[np.arange(cells.size), best]
+                keep = best_logit > threshold
+            else:
+                rows, best = np.nonzero(logits > threshold)
+                cells, best_logit = cells[rows], logits[rows, best]
+                keep = np.ones(cells.size, dtype=bool)
             if config.classes is not None:
                 keep &= np.isin(best, np.asarray(config.classes))
             cells, best, best_logit = cells[keep], best[keep], best_logit[keep]
             if cells.size == 0:
                 continue
-            boxes.append(_dfl_decode(_rows(outs[level.box], cells), cells, level.grid_hw[1],
-                                     level.stride))
+            boxes.append(_box_decode(_rows(outs[level.box], cells), cells, level.grid_hw[1],
+                                     level.stride, self.layout.reg_max))
             scores.append(best_logit)
             class_ids.append(best)
             coef_refs.append((level.mask_coef, cells))
@@ -217,16 +256,15 @@ class SegPostprocessor:
         boxes_in = np.concatenate(boxes)
         logit_all = np.concatenate(scores)
         class_all = np.concatenate(class_ids).astype(np.int32)
-        if logit_all.size > config.pre_nms_topk:
-            top = np.argpartition(-logit_all, config.pre_nms_topk - 1)[:config.pre_nms_topk]
+        if use_nms:
+            kept = self._nms_selection(boxes_in, logit_all, class_all, config)
         else:
-            top = np.arange(logit_all.size)
-        score_all = 1.0 / (1.0 + np.exp(-logit_all[top].astype(np.float32)))
-        kept = top[_nms(boxes_in[top], score_all, class_all[top], config)]
+            kept = _top(logit_all, config.max_det)
         order = np.argsort(-logit_all[kept], kind='stable')
         kept = kept[order]
-        # Greedy NMS never lets a lower score suppress a higher one, so the detections at or
-        # above conf_threshold are the same as when decoding at conf_threshold: a prefix.
+        # Greedy NMS never lets a lower score suppress a higher one (and top-k ranks by score
+        # alone), so the detections at or above conf_threshold are the same as when decoding
+        # at conf_threshold: a prefix.
         count = int(np.count_nonzero(logit_all[kept] > published))
         scores_kept = (1.0 / (1.0 + np.exp(-logit_all[kept]))).astype(np.float32)
         kept, low = kept[:count], kept[count:]
@@ -243,6 +281,14 @@ class SegPostprocessor:
                 result, low_boxes_xyxy=transform.input_to_source_xyxy(boxes_in[low]),
                 low_scores=scores_kept[count:])
         return result
+
+    @staticmethod
+    def _nms_selection(boxes_in: np.ndarray, logit_all: np.ndarray, class_all: np.ndarray,
+                       config: DecodeConfig) -> np.ndarray:
+        """Return the indices NMS keeps among the pre_nms_topk best candidates."""
+        top = _top(logit_all, config.pre_nms_topk)
+        score_all = 1.0 / (1.0 + np.exp(-logit_all[top].astype(np.float32)))
+        return top[_nms(boxes_in[top], score_all, class_all[top], config)]
 
     def _check(self, outs: list[RawOutput], transform: ImageTransform) -> None:
         layout = self.layout
@@ -297,6 +343,13 @@ class SegPostprocessor:
             masks.append(InstanceMask(box[0], box[1], sampler.mask(logits, crop, box, out)))
             offset += height * width
         return tuple(masks)
+
+
+def _top(logits: np.ndarray, count: int) -> np.ndarray:
+    """Return the indices of the count largest logits (all when fewer), unordered."""
+    if logits.size <= count:
+        return np.arange(logits.size)
+    return np.argpartition(-logits, count - 1)[:count]
 
 
 def _empty_result(transform: ImageTransform) -> SegmentationResult:

@@ -16,7 +16,8 @@
 yolov8-seg-eval: COCO box and mask mAP of a model through the node's own pipeline.
 
 Every image goes through the same preprocess, backend and postprocess as the node (so a .bin on
-the board and its float .onnx on a PC are scored the same way), and pycocotools scores the
+the board and its float .onnx on a PC are scored the same way; a one2one YOLO26 export is
+decoded by top-k as its metadata file says, as in the node), and pycocotools scores the
 boxes and the RLE-encoded full-resolution masks. Model class k is the k-th category of the
 annotation file in id order (the usual 80-class <-> COCO id mapping). No rclpy here.
 """
@@ -36,7 +37,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from yolov8_seg_ros.backends import BACKEND_NAMES, BackendError, create_backend
-from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult, SegPostprocessor
+from yolov8_seg_ros.decode import DecodeConfig, NMS_MODES, SegmentationResult, SegPostprocessor
+from yolov8_seg_ros.model_metadata import model_metadata, ModelMetadataError
 from yolov8_seg_ros.preprocess import Preprocessor
 from yolov8_seg_ros.transform import RESIZE_MODES
 
@@ -140,8 +142,12 @@ def evaluate(model_path: str, images_dir: Path, annotations: Path, backend: str 
         raise EvaluationError(f'the model has {model.layout.num_classes} classes and the '
                               f'annotations {len(category_ids)} categories; class k is scored '
                               'as the k-th category in id order, so they must match')
+    try:
+        metadata = model_metadata(model_path, model.layout)
+    except ModelMetadataError as error:
+        raise EvaluationError(str(error)) from error
     preprocess = Preprocessor(model.input_wh, model.input_format, resize_mode)
-    postprocess = SegPostprocessor(model.layout)
+    postprocess = SegPostprocessor(model.layout, metadata is not None and metadata.end2end)
     image_ids = sorted(truth.getImgIds())[:limit]
     detections: list[dict[str, Any]] = []
     busy_s = 0.0
@@ -200,13 +206,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument('--conf', type=float, default=EVAL_DECODE.conf_threshold)
     parser.add_argument('--iou', type=float, default=EVAL_DECODE.iou_threshold)
     parser.add_argument('--max-det', type=int, default=EVAL_DECODE.max_det)
+    parser.add_argument('--nms-mode', choices=NMS_MODES, default=EVAL_DECODE.nms_mode,
+                        help='auto: top-k without NMS for a one2one model (per its metadata '
+                        'file), NMS otherwise; as the node parameter nms_mode')
     parser.add_argument('--limit', type=int, help='evaluate only the first N images (by id)')
     parser.add_argument('--save-json', type=Path, help='write the COCO results JSON here')
     parser.add_argument('--no-progress', action='store_true')
     args = parser.parse_args(argv)
     try:
         decode = DecodeConfig(conf_threshold=args.conf, iou_threshold=args.iou,
-                              max_det=args.max_det)
+                              max_det=args.max_det, nms_mode=args.nms_mode)
         report = evaluate(args.model, args.images, args.annotations, args.backend,
                           args.resize_mode, args.imgsz, decode, args.limit, args.save_json,
                           progress=not args.no_progress)

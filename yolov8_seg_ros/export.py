@@ -13,17 +13,22 @@
 # limitations under the License.
 
 """
-yolov8-seg-export: ultralytics YOLOv8-seg / YOLO11-seg (.pt or yaml) -> split-head ONNX for the X5.
+yolov8-seg-export: ultralytics YOLOv8/YOLO11/YOLOv9/YOLO26-seg (.pt or yaml) -> split-head ONNX.
 
 Writes the ONNX with the 10 NHWC heads of the RDK X5 model zoo (opset 11, simplified), verifies
 it with ONNX Runtime against ultralytics' own, unpatched model (every head tensor, whatever the
-thresholds, then the decoded detections), and writes the hb_mapper PTQ YAML and the toolchain
-commands next to it, for one of two .bin output layouts:
+thresholds, then the decoded detections), and writes the hb_mapper PTQ YAML, the toolchain
+commands and the model's metadata file (MODEL.metadata.yaml: head branch, class names, input
+size) next to it, for one of two .bin output layouts:
 - int32 (the seed's): heads grouped by role (mask coefficients x3, boxes x3, classes x3, protos);
   hb_model_modifier removes the Dequantize nodes of the box and mask-coefficient heads, so the
   .bin returns them as int32 with per-channel scales;
 - float32 (current model-zoo bins): [class, box, mask coefficients] per level, then protos, all
   float32 (no hb_model_modifier step).
+A YOLO26 head (Segment26: 4-channel ltrb boxes, Proto26) has two branches of the same shapes:
+one2one, trained to be used end to end (top-k, no NMS), exported by default; and one2many
+(NMS), with --branch one2many. ultralytics 8.4.190's default export (nms unset) keeps only the
+one2many branch: its fuse() drops the one2one convolutions.
 torch and ultralytics are imported here only: the node never imports this module.
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 import shlex
 import shutil
@@ -43,9 +49,12 @@ import numpy as np
 
 from yolov8_seg_ros.decode import DecodeConfig, SegmentationResult
 from yolov8_seg_ros.layout import HeadLayout
+from yolov8_seg_ros.model_metadata import metadata_document, SUFFIX as METADATA_SUFFIX, \
+    write_metadata
 
 PTQ_SCALE_VALUE = 0.003921568627451  # 1/255, applied by the toolchain (norm_type data_scale)
 LAYOUTS = ('int32', 'float32')  # the .bin's output layout (see the module docstring)
+BRANCHES = ('one2one', 'one2many')  # a YOLO26 head's branches (see the module docstring)
 _PASS_THROUGH_OPS = ('Transpose', 'Reshape', 'Identity')
 # Largest difference between an exported head and ultralytics' own, relative to the head's
 # largest magnitude (float32 ONNX Runtime against PyTorch: about 1e-6 here).
@@ -59,6 +68,9 @@ class ExportReport:
     onnx_path: Path
     ptq_yaml_path: Path
     modifier_script_path: Path  # the toolchain commands, in order
+    metadata_path: Path  # MODEL.metadata.yaml beside the ONNX (the toolchain copies it on)
+    branch: str  # 'one2one' (decoded by top-k) or 'one2many' (NMS); see BRANCHES
+    head: str  # ultralytics' head class, e.g. Segment or Segment26
     dequantize_nodes: tuple[str, ...]  # removed by hb_model_modifier (int32 layout only)
     input_hw: tuple[int, int]
     num_classes: int
@@ -78,17 +90,22 @@ def parse_imgsz(text: str) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def split_head_forward(head_class: type, layout: str = 'int32') -> Iterator[None]:
+def split_head_forward(head_class: type, layout: str = 'int32',
+                       branch: str = 'one2many') -> Iterator[None]:
     """Patch the Segment head's forward to return the split NHWC heads; always restored."""
     original = head_class.forward
+    prefix = 'one2one_' if branch == 'one2one' else ''
 
     def forward(self: Any, x: list[Any]) -> tuple[Any, ...]:
         def nhwc(t: Any) -> Any:
             return t.permute(0, 2, 3, 1).contiguous()
-        protos = nhwc(self.proto(x[0]))
-        mask_coefs = [nhwc(self.cv4[i](x[i])) for i in range(self.nl)]
-        boxes = [nhwc(self.cv2[i](x[i])) for i in range(self.nl)]
-        classes = [nhwc(self.cv3[i](x[i])) for i in range(self.nl)]
+        box_head, cls_head, mask_head = (getattr(self, prefix + name)
+                                         for name in ('cv2', 'cv3', 'cv4'))
+        # Proto26 (YOLO26) refines P3 with P4 and P5: it takes every level, Proto only P3.
+        protos = nhwc(self.proto(x) if _takes_all_levels(self.proto) else self.proto(x[0]))
+        mask_coefs = [nhwc(mask_head[i](x[i])) for i in range(self.nl)]
+        boxes = [nhwc(box_head[i](x[i])) for i in range(self.nl)]
+        classes = [nhwc(cls_head[i](x[i])) for i in range(self.nl)]
         if layout == 'float32':
             per_level = [t for i in range(self.nl) for t in (classes[i], boxes[i], mask_coefs[i])]
             return (*per_level, protos)
@@ -101,53 +118,97 @@ def split_head_forward(head_class: type, layout: str = 'int32') -> Iterator[None
         head_class.forward = original
 
 
+def _takes_all_levels(proto: Any) -> bool:
+    from ultralytics.nn.modules.block import Proto26
+    return isinstance(proto, Proto26)
+
+
+def head_branches(head: Any) -> tuple[str, ...]:
+    """Return the branches a Segment head has: ('one2one', 'one2many') or ('one2many',)."""
+    if getattr(head, 'one2one_cv2', None) is not None:
+        return BRANCHES if getattr(head, 'cv2', None) is not None else BRANCHES[:1]
+    return BRANCHES[1:]
+
+
 def load_model(source: str, num_classes: Optional[int] = None, seed: int = 0) -> Any:
-    """Load an ultralytics YOLOv8/YOLO11 segmentation model (.pt), or build one from a .yaml."""
+    """Load an ultralytics segmentation model (.pt), or build one from a .yaml."""
     import torch
     from ultralytics import YOLO
 
     torch.manual_seed(seed)
-    if source.endswith(('.yaml', '.yml')):
+    if source.endswith(('.yaml', '.yml')) and num_classes is None:
+        # A file, or the name of one ultralytics ships (yolov8n-seg.yaml): nothing written.
+        return YOLO(source, task='segment')
+    if not source.endswith(('.yaml', '.yml')) and num_classes is not None:
+        raise ValueError('--nc applies to a model .yaml only; a .pt already has its classes')
+    # The model is read into memory here, so its temporary files go with this folder.
+    with tempfile.TemporaryDirectory(prefix='yolov8-seg-export-') as work:
         if num_classes is None:
-            # A file, or the name of one ultralytics ships (yolov8n-seg.yaml): nothing written.
-            return YOLO(source, task='segment')
+            # A copy: ultralytics keeps the path it loaded, so nothing can be written beside
+            # the user's checkpoint.
+            copy = Path(work) / Path(source).name
+            shutil.copyfile(source, copy)
+            return YOLO(str(copy), task='segment')
         from ultralytics.nn.tasks import yaml_model_load
         import yaml
         cfg = yaml_model_load(source)
         cfg['nc'] = int(num_classes)
         cfg.pop('yaml_file', None)
         scale = cfg.pop('scale', '')
-        tmp = Path(tempfile.mkdtemp()) / Path(source).name
         if scale and scale in cfg.get('scales', {}):
             cfg['scales'] = {scale: cfg['scales'][scale]}
-        tmp.write_text(yaml.safe_dump(cfg))
-        return YOLO(str(tmp), task='segment')
-    if num_classes is not None:
-        raise ValueError('--nc applies to a model .yaml only; a .pt already has its classes')
-    # ultralytics writes its ONNX next to the checkpoint: from a copy, so that a file of that
-    # name beside the user's checkpoint is never overwritten (or moved to --output).
-    copy = Path(tempfile.mkdtemp()) / Path(source).name
-    shutil.copyfile(source, copy)
-    return YOLO(str(copy), task='segment')
+        path = Path(work) / Path(source).name
+        path.write_text(yaml.safe_dump(cfg))
+        return YOLO(str(path), task='segment')
 
 
 def export_split_onnx(model: Any, imgsz_hw: tuple[int, int], output: Path,
-                      opset: int = 11, simplify: bool = True, layout: str = 'int32') -> Path:
-    """Export with the split-head forward in the layout's output order; returns the ONNX path."""
+                      opset: int = 11, simplify: bool = True, layout: str = 'int32',
+                      branch: Optional[str] = None) -> Path:
+    """
+    Export with the split-head forward in the layout's output order; returns the ONNX path.
+
+    branch: 'one2one' or 'one2many' (None: one2one where the head has it, as a YOLO26).
+    ultralytics writes the ONNX beside the model's file: into a temporary folder here, then
+    moved (across file systems too) to output.
+    """
     from ultralytics.nn.modules.head import Segment
 
     head = model.model.model[-1]
     if not isinstance(head, Segment):
-        raise ValueError('expected a YOLOv8-seg or YOLO11-seg model, got head '
-                         f'{type(head).__name__}')
+        raise ValueError('expected a YOLO segmentation model (Segment or Segment26 head), got '
+                         f'head {type(head).__name__}')
     if layout not in LAYOUTS:
         raise ValueError(f'layout {layout!r}: expected one of {LAYOUTS}')
+    branch = resolve_branch(head, branch)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with split_head_forward(type(head), layout):
-        exported = model.export(format='onnx', imgsz=list(imgsz_hw), opset=opset,
-                                simplify=simplify, dynamic=False, half=False, verbose=False)
-    Path(exported).replace(output)
+    network = model.model
+    previous = getattr(network, 'pt_path', None)
+    with tempfile.TemporaryDirectory(prefix='yolov8-seg-export-') as work, \
+            split_head_forward(type(head), layout, branch):
+        network.pt_path = str(Path(work) / f'{output.stem}.pt')
+        try:
+            # nms=False keeps the one2one branch through ultralytics' fuse(), None one2many.
+            exported = model.export(format='onnx', imgsz=list(imgsz_hw), opset=opset,
+                                    simplify=simplify, dynamic=False, half=False,
+                                    verbose=False, nms=False if branch == 'one2one' else None)
+        finally:
+            network.pt_path = previous
+        shutil.move(str(exported), str(output))
     return output
+
+
+def resolve_branch(head: Any, branch: Optional[str]) -> str:
+    """Return the branch to export: the one asked for, or one2one where the head has it."""
+    available = head_branches(head)
+    if branch is None:
+        return available[0]
+    if branch not in BRANCHES:
+        raise ValueError(f'branch {branch!r}: expected one of {BRANCHES}')
+    if branch not in available:
+        raise ValueError(f'branch {branch}: the {type(head).__name__} head has only '
+                         f'{" and ".join(available)}')
+    return branch
 
 
 def dequantize_node_names(onnx_path: Path, layout: HeadLayout) -> tuple[str, ...]:
@@ -207,12 +268,13 @@ def ptq_yaml_text(onnx_path: Path, input_hw: tuple[int, int], cal_dir: str) -> s
 
 
 def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: str,
-                         nodes: Sequence[str], cal_dir: str) -> str:
+                         nodes: Sequence[str], cal_dir: str,
+                         metadata_name: Optional[str] = None) -> str:
     """
     Return the toolchain commands, in order.
 
     With Dequantize node names (int32 layout) hb_model_modifier removes them; without (float32
-    layout) the compiled .bin is the result.
+    layout) the compiled .bin is the result. The metadata file is copied beside that .bin.
     """
     prefix = model_prefix(onnx_path, input_hw)
     compile_steps = (
@@ -225,9 +287,12 @@ def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: 
         f'hb_mapper makertbin --model-type onnx --config {yaml_name}\n'
     )
     if not nodes:
+        copy = (f'cp {shlex.quote(metadata_name)} {prefix}/{prefix}{METADATA_SUFFIX}\n'
+                if metadata_name else '')
         return (compile_steps
                 + '# All ten outputs stay float32, in the model-zoo order (float32 layout).\n'
-                f'# Result: {prefix}/{prefix}.bin -> model_path of the yolov8_seg node.\n')
+                + copy
+                + f'# Result: {prefix}/{prefix}.bin -> model_path of the yolov8_seg node.\n')
     removes = ' \\\n'.join(f'  -r {shlex.quote(n)}' for n in nodes)
     return (
         compile_steps
@@ -235,7 +300,9 @@ def modifier_script_text(onnx_path: Path, input_hw: tuple[int, int], yaml_name: 
         '# Remove the Dequantize nodes of the 3 mask-coefficient and 3 box heads, so they\n'
         '# come out as int32 with per-channel scales (dequantized on the CPU only where needed).\n'
         f'hb_model_modifier {prefix}.bin \\\n{removes}\n'
-        f'# Result: {prefix}_modified.bin -> model_path of the yolov8_seg node.\n'
+        + (f'cp ../{shlex.quote(metadata_name)} {prefix}_modified{METADATA_SUFFIX}\n'
+           if metadata_name else '')
+        + f'# Result: {prefix}_modified.bin -> model_path of the yolov8_seg node.\n'
     )
 
 
@@ -250,13 +317,14 @@ class Verification:
 
 
 def verify_export(onnx_path: Path, model: Any, sample_bgr: np.ndarray,
-                  config: DecodeConfig) -> Verification:
+                  config: DecodeConfig, branch: str = 'one2many') -> Verification:
     """
     Check the ONNX with ONNX Runtime against ultralytics' own model on one letterboxed image.
 
-    Every head tensor must equal the unpatched model's head outputs (boxes, classes, mask
-    coefficients per level, protos), independent of thresholds, then the decoded detections
-    its prediction. Raises RuntimeError on any difference, and when nothing was compared.
+    Every head tensor must equal the unpatched model's head outputs of branch (boxes, classes,
+    mask coefficients per level, protos), independent of thresholds, then the decoded
+    detections its prediction (one2one: ultralytics' NMS-free top-k, nms=False; one2many: its
+    NMS). Raises RuntimeError on any difference, and when nothing was compared.
     """
     from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
     from yolov8_seg_ros.decode import SegPostprocessor
@@ -268,25 +336,28 @@ def verify_export(onnx_path: Path, model: Any, sample_bgr: np.ndarray,
     preprocess = Preprocessor(backend.input_wh, backend.input_format, 'letterbox', pad_value=114)
     frame = preprocess(sample_bgr, 'bgr8')
     outputs = backend.infer(frame.tensor)
-    postprocessor = SegPostprocessor.for_outputs(outputs)
+    end2end = branch == 'one2one'
+    postprocessor = SegPostprocessor.for_outputs(outputs, end2end=end2end)
     layout = postprocessor.layout
     exported = [as_raw_output(o).data for o in outputs]
-    heads, error = compare_heads(exported, layout, reference_heads(model, frame.tensor))
+    heads, error = compare_heads(exported, layout, reference_heads(model, frame.tensor, branch))
     ours = postprocessor(outputs, frame.transform, config)
     imgsz = [backend.input_wh[1], backend.input_wh[0]]
+    # predict() fuses the model in place, dropping the branch it does not use: heads first.
     reference = model.predict(sample_bgr, imgsz=imgsz, conf=config.conf_threshold,
                               iou=config.iou_threshold, max_det=config.max_det, rect=False,
-                              verbose=False)[0]
+                              verbose=False, nms=False if end2end else None)[0]
     _compare_to_ultralytics(ours, reference)
     return Verification(layout, heads, error, len(ours))
 
 
-def reference_heads(model: Any, tensor: np.ndarray) -> dict[str, np.ndarray]:
+def reference_heads(model: Any, tensor: np.ndarray,
+                    branch: str = 'one2many') -> dict[str, np.ndarray]:
     """
     Run ultralytics' own (unpatched) segmentation model on an NCHW input tensor.
 
-    Returns its raw heads: 'boxes' (64, A), 'scores' (nc, A) and 'mask_coefficient' (32, A),
-    anchors by level then row-major cell, and 'proto' (32, H, W).
+    Returns the raw heads of branch: 'boxes' (4 * reg_max, A), 'scores' (nc, A) and
+    'mask_coefficient' (32, A), anchors by level then row-major cell, and 'proto' (32, H, W).
     """
     import torch
 
@@ -294,6 +365,8 @@ def reference_heads(model: Any, tensor: np.ndarray) -> dict[str, np.ndarray]:
     network.eval()
     with torch.no_grad():
         (_, proto), raw = network(torch.from_numpy(np.ascontiguousarray(tensor)))
+    if 'one2one' in raw:  # a head with both branches returns both
+        raw = raw[branch]
     heads = {name: raw[name][0].float().numpy()
              for name in ('boxes', 'scores', 'mask_coefficient')}
     heads['proto'] = proto[0].float().numpy()
@@ -348,8 +421,9 @@ def _compare_to_ultralytics(ours: SegmentationResult, reference: Any) -> None:
     all_ious = box_iou(torch.from_numpy(ours.boxes_xyxy).float(),
                        torch.from_numpy(ref_boxes).float()).numpy()
     for box, cls, ious in zip(ours.boxes_xyxy, ours.class_ids, all_ious):
-        best = int(ious.argmax()) if ious.size else -1
-        if best < 0 or ious[best] < 0.95 or ref_classes[best] != cls:
+        # Among its own class: a one2one head may give one box two classes.
+        same_class = np.where(ref_classes == cls, ious, 0.0)
+        if not same_class.size or same_class.max() < 0.95:
             raise RuntimeError(f'verification failed: detection {box.tolist()} class {cls} has '
                                'no ultralytics match (IoU >= 0.95, same class)')
 
@@ -357,21 +431,25 @@ def _compare_to_ultralytics(ours: SegmentationResult, reference: Any) -> None:
 def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = None,
                num_classes: Optional[int] = None, sample_image: Optional[Path] = None,
                opset: int = 11, simplify: bool = True, cal_dir: Optional[str] = None,
-               seed: int = 0, layout: str = 'int32') -> ExportReport:
-    """Export, verify and write the toolchain files (see the module docstring)."""
+               seed: int = 0, layout: str = 'int32',
+               branch: Optional[str] = None) -> ExportReport:
+    """Export, verify and write the toolchain and metadata files (see the module docstring)."""
     import cv2
+    import ultralytics
 
     model = load_model(source, num_classes, seed)
     if output is None:
         output = Path(source).with_suffix('.onnx').resolve()
-    onnx_path = export_split_onnx(model, imgsz_hw, output, opset, simplify, layout)
+    head = model.model.model[-1]
+    branch = resolve_branch(head, branch)
+    onnx_path = export_split_onnx(model, imgsz_hw, output, opset, simplify, layout, branch)
     if sample_image is None:
         from ultralytics.utils import ASSETS
         sample_image = Path(ASSETS) / 'bus.jpg'
     sample = cv2.imread(str(sample_image))
     if sample is None:
         raise FileNotFoundError(f'cannot read the verification image {sample_image}')
-    verification = verify_export(onnx_path, model, sample, DecodeConfig())
+    verification = verify_export(onnx_path, model, sample, DecodeConfig(), branch)
     head_layout = verification.layout
     if head_layout.input_hw != tuple(imgsz_hw):
         raise RuntimeError(f'exported input {head_layout.input_hw} != requested {imgsz_hw}')
@@ -379,11 +457,17 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
     cal_dir = cal_dir or f'calibration_data_rgb_f32_{imgsz_hw[1]}x{imgsz_hw[0]}'
     yaml_path = onnx_path.with_name(f'{model_prefix(onnx_path, imgsz_hw)}.yaml')
     yaml_path.write_text(ptq_yaml_text(onnx_path, imgsz_hw, cal_dir))
+    names = [str(model.names[k]) for k in range(head_layout.num_classes)]
+    metadata_path = write_metadata(
+        onnx_path.with_name(onnx_path.stem + METADATA_SUFFIX),
+        metadata_document(names, imgsz_hw, branch == 'one2one', type(head).__name__, layout,
+                          ultralytics.__version__, datetime.now().astimezone().isoformat()))
     script_path = onnx_path.with_name(f'{onnx_path.stem}_toolchain.sh')
     script_path.write_text(modifier_script_text(onnx_path, imgsz_hw, yaml_path.name, nodes,
-                                                cal_dir))
+                                                cal_dir, metadata_path.name))
     script_path.chmod(0o755)
-    return ExportReport(onnx_path, yaml_path, script_path, nodes, head_layout.input_hw,
+    return ExportReport(onnx_path, yaml_path, script_path, metadata_path, branch,
+                        type(head).__name__, nodes, head_layout.input_hw,
                         head_layout.num_classes, verification.heads,
                         verification.max_head_error, verification.detections)
 
@@ -391,8 +475,9 @@ def run_export(source: str, imgsz_hw: tuple[int, int], output: Optional[Path] = 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command-line entry point of yolov8-seg-export."""
     parser = argparse.ArgumentParser(prog='yolov8-seg-export', description=__doc__)
-    parser.add_argument('model', help='ultralytics YOLOv8-seg or YOLO11-seg checkpoint (.pt) '
-                        'or model yaml (e.g. yolov8n-seg.yaml, yolo11n-seg.yaml)')
+    parser.add_argument('model', help='ultralytics YOLOv8/YOLO11/YOLOv9/YOLO26 segmentation '
+                        'checkpoint (.pt) or model yaml (e.g. yolov8n-seg.yaml, '
+                        'yolo26n-seg.yaml)')
     parser.add_argument('--imgsz', type=parse_imgsz, default=(640, 640),
                         help='model input size: N or HxW (default 640)')
     parser.add_argument('--output', type=Path, help='ONNX path (default: next to the model)')
@@ -407,20 +492,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='output layout of the .bin: int32 (the modified seed model: int32 '
                         'box and mask-coefficient heads) or float32 (current model zoo: all '
                         'float32, [class, box, mask coefficients] per level); default int32')
+    parser.add_argument('--branch', choices=BRANCHES,
+                        help="a YOLO26 head's branch: one2one (the default where the head has it: "
+                        'trained end to end, decoded by top-k without NMS) or one2many '
+                        "(decoded with NMS; what the model zoo's published .bin files carry)")
     args = parser.parse_args(argv)
     try:
         report = run_export(args.model, args.imgsz, args.output, args.nc, args.sample_image,
                             args.opset, not args.no_simplify, args.cal_dir, args.seed,
-                            args.layout)
+                            args.layout, args.branch)
     except (OSError, ValueError, RuntimeError) as error:
         print(f'yolov8-seg-export: {error}', file=sys.stderr)
         return 1
     print(f'ONNX:       {report.onnx_path} (input {report.input_hw[0]}x{report.input_hw[1]}, '
-          f'{report.num_classes} classes)')
+          f'{report.num_classes} classes, {report.head} head, {report.branch} branch: '
+          f'{"top-k without NMS" if report.branch == "one2one" else "NMS"})')
     print(f"verified:   {report.verified_heads} heads equal ultralytics' own (largest "
           f"difference {report.max_head_error:.1e} of a head's range); "
           f'{report.verified_detections} detections match ultralytics')
     print(f'PTQ YAML:   {report.ptq_yaml_path}')
+    print(f'Metadata:   {report.metadata_path}')
     print(f'Toolchain:  {report.modifier_script_path}')
     for name in report.dequantize_nodes:
         print(f'  remove:   {name}')

@@ -43,6 +43,7 @@ from yolov8_seg_ros.decode import DecodeConfig, SegPostprocessor  # noqa: E402
 from yolov8_seg_ros.depth import Depth3DConfig, DepthImage, Intrinsics, localize  # noqa: E402
 from yolov8_seg_ros.preprocess import bgr_to_nv12, Preprocessor  # noqa: E402
 from yolov8_seg_ros.render import render_instance_labels  # noqa: E402
+from yolov8_seg_ros.smoothing import Track3DSmoother  # noqa: E402
 from yolov8_seg_ros.tracking import TrackerConfig  # noqa: E402
 from yolov8_seg_ros.transform import ImageTransform  # noqa: E402
 
@@ -183,6 +184,60 @@ def bench_postprocess(results: dict[str, float], runs: int) -> None:
     results['postprocess_ms_1080p_n10_tracking_on'] = on
     results['postprocess_ms_1080p_n10_tracking_off'] = off
     results['postprocess_tracking_on_vs_off_ratio_1080p_n10'] = on / off
+    bench_postprocess_yolo26(results, runs)
+    bench_postprocess_vs_coarse_reference(results, runs)
+
+
+def yolo26_heads_from(outputs: list) -> list:
+    """Return the same detections and masks as YOLO26 heads: DFL box heads -> ltrb distances."""
+    converted = list(outputs)
+    for k in range(3, 6):  # the seed order's box heads
+        data = outputs[k].data.astype(np.float32) * outputs[k].scale
+        bins = data.reshape(*data.shape[:-1], 4, 16)
+        bins = np.exp(bins - bins.max(axis=-1, keepdims=True))
+        distances = (bins @ np.arange(16, dtype=np.float32)) / bins.sum(axis=-1)
+        converted[k] = quantize_head(distances.astype(np.float32))
+    return converted
+
+
+def bench_postprocess_yolo26(results: dict[str, float], runs: int) -> None:
+    """YOLO26 (ltrb boxes, one2one top-k) against YOLOv8 (DFL, NMS) on the same detections."""
+    config = DecodeConfig()
+    transform = ImageTransform.letterbox((1920, 1080), (640, 640))
+    v8_outputs = crafted_outputs(10, transform=transform)
+    y26_outputs = yolo26_heads_from(v8_outputs)
+    v8 = SegPostprocessor.for_outputs(v8_outputs)
+    y26 = SegPostprocessor.for_outputs(y26_outputs, end2end=True)
+    assert y26.layout.reg_max == 1 and not y26.uses_nms(config)
+    a, b = v8(v8_outputs, transform, config), y26(y26_outputs, transform, config)
+    assert len(a) == len(b) == 10 and np.abs(a.boxes_xyxy - b.boxes_xyxy).max() < 0.05
+    # A few milliseconds each and a ratio near 1: many alternating runs.
+    v8_ms, y26_ms = interleaved_median_ms([partial(v8, v8_outputs, transform, config),
+                                           partial(y26, y26_outputs, transform, config)],
+                                          6 * runs)
+    results['postprocess_ms_1080p_n10_yolo26'] = y26_ms
+    results['postprocess_yolo26_vs_v8_ratio_1080p_n10'] = y26_ms / v8_ms
+
+
+# The scenarios measured against the model zoo's coarse-mask decode (goal: ratio <= 1.0).
+COARSE_REFERENCE_CASES = ('1080p_n10', '1080p_n10_large', '1080p_n50', '1080p_n50_large')
+
+
+def bench_postprocess_vs_coarse_reference(results: dict[str, float], runs: int) -> None:
+    """Exact full-resolution masks against the D-Robotics coarse masks, same tensors and run."""
+    from coarse_mask_reference import coarse_decode
+    config = DecodeConfig()
+    for name in COARSE_REFERENCE_CASES:
+        size, mode, count, fraction = POSTPROCESS_CASES[name]
+        transform = ImageTransform.create(mode, size, (640, 640))
+        outputs = crafted_outputs(count, fraction, transform)
+        decoder = SegPostprocessor.for_outputs(outputs)
+        assert len(coarse_decode(outputs, decoder.layout, transform).masks) == count, name
+        ours, reference = interleaved_median_ms(
+            [partial(decoder, outputs, transform, config),
+             partial(coarse_decode, outputs, decoder.layout, transform)], 2 * runs)
+        results[f'coarse_reference_postprocess_ms_{name}'] = reference
+        results[f'postprocess_vs_coarse_reference_ratio_{name}'] = ours / reference
 
 
 def bench_depth3d(results: dict[str, float], runs: int) -> None:
@@ -198,12 +253,22 @@ def bench_depth3d(results: dict[str, float], runs: int) -> None:
         outputs = crafted_outputs(10, fraction, transform)
         decoder = SegPostprocessor.for_outputs(outputs)
         result = decoder(outputs, transform, config)
-        assert len(localize(result, depth, camera, Depth3DConfig())) == 10
-        depth_ms, decode_ms = interleaved_median_ms(
+        objects = localize(result, depth, camera, Depth3DConfig())
+        assert len(objects) == 10
+        # The default (oriented boxes), the axis-aligned boxes and decode, interleaved.
+        depth_ms, aligned_ms, decode_ms = interleaved_median_ms(
             [partial(localize, result, depth, camera, Depth3DConfig()),
+             partial(localize, result, depth, camera, Depth3DConfig(oriented=False)),
              partial(decoder, outputs, transform, config)], 2 * runs)
         results[f'depth3d_ms_{name}'] = depth_ms
         results[f'depth3d_vs_decode_ratio_{name}'] = depth_ms / decode_ms
+        results[f'depth3d_axis_aligned_vs_decode_ratio_{name}'] = aligned_ms / decode_ms
+    # Smoothing the ten objects of a frame, each a confirmed track.
+    smoother = Track3DSmoother(Depth3DConfig().smoothing_s)
+    stamps = iter(range(10 ** 9))
+    track_ids = list(range(len(objects)))
+    results['depth3d_smoothing_ms_n10'] = median_ms(
+        lambda: smoother.update(next(stamps) / 30.0, track_ids, objects), runs)
 
 
 def bench_preprocess(results: dict[str, float], runs: int) -> None:

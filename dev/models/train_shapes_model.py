@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Train the project's synthetic-shapes YOLOv8-seg (or YOLO11-seg) test model on the CPU.
+Train the project's synthetic-shapes YOLOv8-seg (or YOLO11-seg, YOLO26-seg) test model on the CPU.
 
 Usage (from the repository root, inside the dev venv):
     python dev/models/train_shapes_model.py --out build/shapes_train
@@ -21,8 +21,9 @@ Usage (from the repository root, inside the dev venv):
         --weights-out test/fixtures/models/shapes_yolo11_seg_320.pt
 The settings below are the ones that produced test/fixtures/models/shapes_seg_320.pt (and,
 with the second line, shapes_yolo11_seg_320.pt; shapes_seg_320_overlap.pt is the first
-fine-tuned on scenes 60 % of which overlap, the command in `make model`); the committed ONNX
-fixtures are then made with `yolov8-seg-export` (see `make model`).
+fine-tuned on scenes 60 % of which overlap; shapes_yolo26_seg_320.pt is --arch yolo26: the
+commands are in `make model`); the committed ONNX fixtures are then made with
+`yolov8-seg-export` (see `make model`).
 """
 
 from __future__ import annotations
@@ -45,20 +46,21 @@ SETTINGS = {
     'batch': 16,
     'seed': 0,
 }
-# YOLO11-seg: ultralytics' own yolo11-seg.yaml graph at the 'n' depth and an eighth of the width.
-YOLO11_SCALE = [0.50, 0.125, 1024]
+# YOLO11-seg and YOLO26-seg: ultralytics' own yolo11-seg.yaml / yolo26-seg.yaml graphs at the
+# 'n' depth and an eighth of the width.
+TINY_SCALES = {'yolo11': [0.50, 0.125, 1024], 'yolo26': [0.50, 0.125, 1024]}
 
 
 def model_config(arch: str, folder: Path) -> Path:
-    """Return the model yaml to train: ours for yolov8, ultralytics' yolo11-seg.yaml rescaled."""
+    """Return the model yaml to train: ours for yolov8, ultralytics' yolo11/26 yaml rescaled."""
     if arch == 'yolov8':
         return Path(__file__).with_name('shapes-seg.yaml')
     from ultralytics.nn.tasks import yaml_model_load
     import yaml
-    cfg = yaml_model_load('yolo11n-seg.yaml')
+    cfg = yaml_model_load(f'{arch}n-seg.yaml')
     cfg.pop('yaml_file', None)
-    cfg.update(nc=4, scale='t', scales={'t': YOLO11_SCALE})
-    path = folder / 'shapes-yolo11t-seg.yaml'
+    cfg.update(nc=4, scale='t', scales={'t': TINY_SCALES[arch]})
+    path = folder / f'shapes-{arch}t-seg.yaml'
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -67,7 +69,7 @@ def model_config(arch: str, folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', type=Path, default=Path('build/shapes_train'))
-    parser.add_argument('--arch', choices=('yolov8', 'yolo11'), default='yolov8')
+    parser.add_argument('--arch', choices=('yolov8', 'yolo11', 'yolo26'), default='yolov8')
     parser.add_argument('--epochs', type=int, default=SETTINGS['epochs'])
     parser.add_argument('--num-train', type=int, default=SETTINGS['num_train'])
     parser.add_argument('--weights-out', type=Path,
@@ -77,9 +79,19 @@ def main() -> None:
     parser.add_argument('--overlapping-fraction', type=float, default=0.0,
                         help='fraction of the scenes with overlapping shapes')
     parser.add_argument('--dataset-seed', type=int, default=SETTINGS['dataset_seed'])
+    parser.add_argument('--batch', type=int, default=SETTINGS['batch'])
+    parser.add_argument('--workers', type=int, default=2, help='data loader processes')
+    parser.add_argument('--threads', type=int, default=0,
+                        help='torch CPU threads (0: its default, one per core)')
     args = parser.parse_args()
 
+    import torch
     from ultralytics import YOLO  # heavy, training only
+
+    if args.threads:
+        from ultralytics.utils import torch_utils
+        torch_utils.NUM_THREADS = args.threads  # select_device() sets torch's threads from it
+        torch.set_num_threads(args.threads)
 
     started = time.monotonic()
     data_yaml = write_yolo_dataset(args.out / 'dataset', args.num_train, SETTINGS['num_val'],
@@ -97,8 +109,8 @@ def main() -> None:
     else:
         model = YOLO(str(model_config(args.arch, args.out)), task='segment')
     model.train(data=str(data_yaml), imgsz=SETTINGS['imgsz'], epochs=args.epochs,
-                batch=SETTINGS['batch'], seed=SETTINGS['seed'], deterministic=True,
-                device='cpu', workers=2, cache='ram', val=False, plots=False,
+                batch=args.batch, seed=SETTINGS['seed'], deterministic=True,
+                device='cpu', workers=args.workers, cache='ram', val=False, plots=False,
                 project=str(args.out.resolve()), name='run', exist_ok=True,
                 amp=False, close_mosaic=max(1, args.epochs // 5), verbose=False,
                 **{'pretrained': False, **finetune})

@@ -34,6 +34,10 @@ SHAPES_OVERLAP_ONNX = FIXTURES / 'models' / 'shapes_seg_320_overlap.onnx'
 SHAPES_YOLO11_ONNX = FIXTURES / 'models' / 'shapes_yolo11_seg_320.onnx'
 SHAPES_YOLO11_PT = FIXTURES / 'models' / 'shapes_yolo11_seg_320.pt'
 SHAPES_MODELS = {'yolov8': SHAPES_ONNX, 'yolo11': SHAPES_YOLO11_ONNX}
+# The same task learned by a YOLO26-seg (--arch yolo26), exported with its one2one (NMS-free)
+# branch in the seed order; its metadata file beside it says so.
+SHAPES_YOLO26_ONNX = FIXTURES / 'models' / 'shapes_yolo26_seg_320.onnx'
+SHAPES_YOLO26_PT = FIXTURES / 'models' / 'shapes_yolo26_seg_320.pt'
 GENERATED = ROOT / 'build' / 'test_models'
 
 
@@ -63,6 +67,50 @@ def coco_shaped_onnx(imgsz: int = 640) -> Path:
         from yolov8_seg_ros.export import run_export
         tmp_dir = GENERATED / f'tmp-{os.getpid()}'
         report = run_export('yolov8n-seg.yaml', (imgsz, imgsz), tmp_dir / target.name)
+        os.replace(report.onnx_path, target)  # atomic: parallel workers may race here
+    return target
+
+
+def yolov9_seg_onnx(imgsz: int = 160) -> Path:
+    """
+    yolov9c-seg (nc 80, random weights, seed 0) in the model-zoo float32 order, cached in build/.
+
+    Its export is checked head by head against ultralytics' own model on a random input.
+    """
+    target = GENERATED / f'yolov9c-seg-{imgsz}.onnx'
+    if not target.exists():
+        from yolov8_seg_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
+        from yolov8_seg_ros.export import (compare_heads, export_split_onnx, load_model,
+                                           reference_heads)
+        model = load_model('yolov9c-seg.yaml')
+        tmp = GENERATED / f'tmp-{os.getpid()}' / target.name
+        export_split_onnx(model, (imgsz, imgsz), tmp, layout='float32')
+        backend = OnnxRuntimeBackend(str(tmp))
+        tensor = np.random.default_rng(0).random((1, 3, imgsz, imgsz), dtype=np.float32)
+        heads, _ = compare_heads([o.data for o in backend.infer(tensor)], backend.layout,
+                                 reference_heads(model, tensor))
+        assert heads == 10
+        os.replace(tmp, target)  # atomic: parallel workers may race here
+    return target
+
+
+def shapes_yolo26_onnx(branch: str = 'one2one', layout: str = 'int32') -> Path:
+    """
+    Return the YOLO26 shapes model's ONNX for a branch and layout.
+
+    one2one int32 is the committed export; the others are exported from the committed
+    checkpoint once per machine (cached in build/, with their metadata files).
+    """
+    if (branch, layout) == ('one2one', 'int32'):
+        return SHAPES_YOLO26_ONNX
+    target = GENERATED / f'shapes_yolo26_seg_320_{branch}_{layout}.onnx'
+    if not target.exists():
+        from yolov8_seg_ros.export import run_export
+        from yolov8_seg_ros.model_metadata import SUFFIX
+        tmp_dir = GENERATED / f'tmp-{os.getpid()}'
+        report = run_export(str(SHAPES_YOLO26_PT), (320, 320), tmp_dir / target.name,
+                            layout=layout, branch=branch)
+        os.replace(report.metadata_path, target.with_name(target.stem + SUFFIX))
         os.replace(report.onnx_path, target)  # atomic: parallel workers may race here
     return target
 

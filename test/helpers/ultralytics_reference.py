@@ -15,8 +15,9 @@
 """
 The standard ultralytics prediction rebuilt from the split heads, for parity tests and benches.
 
-Uses ultralytics' own DFL, anchors, non_max_suppression, scale_boxes and mask processing with
-masks at the original resolution (process_mask_native), on the very tensors our decoder gets.
+Uses ultralytics' own DFL (none for YOLO26's ltrb boxes), anchors, dist2bbox, end-to-end top-k
+(Detect.postprocess), non_max_suppression, scale_boxes and mask processing with masks at the
+original resolution (process_mask_native), on the very tensors our decoder gets.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import NamedTuple, Optional, Sequence
 import numpy as np
 import torch
 from ultralytics.nn.modules.block import DFL
+from ultralytics.nn.modules.head import Detect
 from ultralytics.utils import ops
 from ultralytics.utils.nms import non_max_suppression
 from ultralytics.utils.tal import dist2bbox, make_anchors
@@ -49,9 +51,14 @@ def _float(output: RawOutput) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(data)).permute(0, 3, 1, 2)  # NCHW
 
 
-def standard_prediction(outputs: Sequence[RawOutput],
-                        layout: HeadLayout) -> tuple[torch.Tensor, torch.Tensor]:
-    """(1, 4 + nc + 32, anchors) prediction as ultralytics' Segment head makes it, and protos."""
+def standard_prediction(outputs: Sequence[RawOutput], layout: HeadLayout,
+                        end2end: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    (1, 4 + nc + 32, anchors) prediction as ultralytics' Segment head makes it, and protos.
+
+    Boxes are xywh, or xyxy for an end-to-end head (Detect.decode_bboxes); DFL only where the
+    box head has bins (reg_max 16), as the head's dfl is an Identity for YOLO26's reg_max 1.
+    """
     feats = [torch.cat([_float(outputs[lv.box]), _float(outputs[lv.cls])], 1)
              for lv in layout.levels]
     anchors, strides = (t.transpose(0, 1) for t in make_anchors(feats, torch.tensor(
@@ -59,19 +66,44 @@ def standard_prediction(outputs: Sequence[RawOutput],
     box = torch.cat([_float(outputs[lv.box]).flatten(2) for lv in layout.levels], 2)
     cls = torch.cat([_float(outputs[lv.cls]).flatten(2) for lv in layout.levels], 2)
     coef = torch.cat([_float(outputs[lv.mask_coef]).flatten(2) for lv in layout.levels], 2)
-    boxes = dist2bbox(DFL(16)(box), anchors.unsqueeze(0), xywh=True, dim=1) * strides
+    distances = DFL(layout.reg_max)(box) if layout.reg_max > 1 else box
+    boxes = dist2bbox(distances, anchors.unsqueeze(0), xywh=not end2end, dim=1) * strides
     prediction = torch.cat([boxes, cls.sigmoid(), coef], 1)
     return prediction, _float(outputs[layout.protos])[0]
+
+
+class _EndToEndTopK:
+    """ultralytics' own end-to-end selection (Detect.postprocess and its top-k), head-free."""
+
+    export = False
+    dynamic = False
+    postprocess = Detect.postprocess
+    get_topk_index = Detect.get_topk_index
+    _gather = Detect._gather
+    _grouped_topk = staticmethod(Detect._grouped_topk)
+
+    def __init__(self, nc: int, max_det: int, agnostic_nms: bool) -> None:
+        self.nc, self.max_det, self.agnostic_nms = nc, max_det, agnostic_nms
+        self.format = None  # the export format get_topk_index asks for: none
 
 
 def reference_decode(outputs: Sequence[RawOutput], layout: HeadLayout,
                      transform: ImageTransform, conf: float = 0.25, iou: float = 0.45,
                      max_det: int = 300, classes: Optional[Sequence[int]] = None,
-                     agnostic: bool = False) -> Reference:
-    """Run ultralytics' NMS and native-resolution mask processing on the split heads."""
-    prediction, protos = standard_prediction(outputs, layout)
+                     agnostic: bool = False, end2end: bool = False) -> Reference:
+    """
+    Run ultralytics' NMS and native-resolution mask processing on the split heads.
+
+    end2end: its NMS-free path instead, as its predictor with nms=False: the head's top-k of
+    max(max_det, 300), then non_max_suppression's end-to-end branch (conf, classes, max_det).
+    """
+    prediction, protos = standard_prediction(outputs, layout, end2end)
+    if end2end:
+        prediction = _EndToEndTopK(layout.num_classes, max(max_det, 300), agnostic).postprocess(
+            prediction.permute(0, 2, 1))
     det = non_max_suppression(prediction, conf, iou, classes=list(classes) if classes else None,
-                              agnostic=agnostic, max_det=max_det, nc=layout.num_classes)[0]
+                              agnostic=agnostic, max_det=max_det, nc=layout.num_classes,
+                              end2end=end2end)[0]
     src_w, src_h = transform.source_wh
     in_h, in_w = layout.input_hw
     boxes = det[:, :4].clone()
