@@ -22,15 +22,25 @@ PNGs plus detections.json to demo_out/, and prints one row per frame with each d
 track id (`#id`), which follows its object from frame to frame. Then it starts the node again
 with a depth input and replays demo/shapes_depth_bag (JPEG colour, 16UC1 depth at half its
 size, camera info) and writes, beside each frame's overlay, a top-down view of the objects'
-3D boxes with their track ids and z (demo_out/depth_frame_NN_topdown.png). Run it with
-`make demo`; `--make-bag` rewrites the bundled bags.
+3D boxes with their track ids and z (demo_out/depth_frame_NN_topdown.png), and copies an
+overlay of each half and a top-down view to docs/images/ for the README. Run it with `make
+demo`; `--make-bag` rewrites the bundled bags.
+
+`make demo ARGS=--loop` instead starts the node as the README's "Demo with your ROS 2" does
+(root namespace) and replays demo/shapes_demo_bag in a loop at its recorded rate, as `ros2 bag
+play --loop` would, until Ctrl-C; it runs the README's second-shell commands once against it,
+so they are known to work as written.
 """
 
 import argparse
 import contextlib
 import json
+import os
 from pathlib import Path
+import shutil
+import subprocess
 import sys
+import threading
 import time
 from typing import Any, Iterator
 
@@ -55,6 +65,21 @@ BAG = ROOT / 'demo' / 'shapes_demo_bag'
 DEPTH_BAG = ROOT / 'demo' / 'shapes_depth_bag'
 OUT = ROOT / 'demo_out'
 DEPTH_TOPIC = 'camera/depth/image_rect_raw'
+IMAGES = ROOT / 'docs' / 'images'
+# The frames the README shows (tracks confirmed, every object in view).
+README_IMAGES = {'frame_03_overlay.png': 'demo_overlay.png',
+                 'depth_frame_05_overlay.png': 'demo_depth_overlay.png',
+                 'depth_frame_05_topdown.png': 'demo_topdown.png'}
+# What the README's "Demo with your ROS 2" runs, from the package's source folder. --loop
+# runs the launch (its own replay stands in for ros2 bag play) and the second-shell commands.
+LOOP_LAUNCH = ('ros2 launch yolov8_seg_ros seg.launch.py '
+               'model_path:=test/fixtures/models/shapes_seg_320.onnx '
+               'class_names_file:=config/shapes_class_names.txt input_transport:=compressed')
+LOOP_BAG_PLAY = 'ros2 bag play demo/shapes_demo_bag --loop'
+SECOND_SHELL = ('ros2 topic echo /yolov8_seg/detections --once',
+                'ros2 topic hz /yolov8_seg/detections',
+                'ros2 param set /yolov8_seg conf_threshold 0.5',
+                'ros2 param describe /yolov8_seg conf_threshold')
 
 
 def _replace_bag(path: Path, messages: list) -> None:
@@ -263,14 +288,90 @@ def run_depth_demo() -> int:
     return code
 
 
+def copy_readme_images() -> None:
+    """Copy the frames the README shows from demo_out/ to docs/images/."""
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    for source, target in README_IMAGES.items():
+        shutil.copyfile(OUT / source, IMAGES / target)
+    print(f'copied {", ".join(README_IMAGES.values())} to {IMAGES}')
+
+
+def run_second_shell_commands() -> int:
+    """Run the README's second-shell commands once; returns how many failed."""
+    failed = 0
+    for command in SECOND_SHELL:
+        print(f'$ {command}')
+        # topic hz never ends by itself: a few seconds of its output show the rate.
+        limit_s = 6.0 if ' hz ' in command else 60.0
+        try:
+            done = subprocess.run(command.split(), capture_output=True, text=True,
+                                  timeout=limit_s, cwd=ROOT)
+            output, code = done.stdout + done.stderr, done.returncode
+        except subprocess.TimeoutExpired as expired:
+            output = (expired.stdout or b'').decode() + (expired.stderr or b'').decode()
+            code = 0 if 'average rate' in output else 1
+        lines = output.strip().splitlines()
+        print('\n'.join(lines[:12] + (['  ...'] if len(lines) > 12 else [])))
+        failed += code != 0
+    return failed
+
+
+def run_loop(seconds: float) -> int:
+    """Run the README's own-ROS demo with the bag looped until Ctrl-C (or for seconds)."""
+    # Exactly the README's launch line: its arguments, the default params file.
+    arguments: dict[str, Any] = dict(part.split(':=', 1) for part in LOOP_LAUNCH.split()[4:])
+    os.chdir(ROOT)  # the launch line's paths are relative to the package's folder
+    recorded = list(read_bag(BAG))
+    print(f'instead of `{LOOP_BAG_PLAY}` (ros2 bag is not needed) the demo replays the bag')
+    failures: list[int] = []
+    with launched(arguments) as node, ros_graph('demo_loop_player') as graph:
+        node.namespace = ''  # the root namespace: the client's topics are /image, /yolov8_seg/...
+        client = NodeClient(graph, node, 'image', COMPRESSED, masks=False)
+        client.wait_ready()
+        print('the node runs; in a second shell (source dev/env.sh) try:\n  '
+              + '\n  '.join(SECOND_SHELL) + '\nCtrl-C stops the demo; first it runs them once:')
+        # The commands need frames flowing: they run beside the replay.
+        checker = threading.Thread(target=lambda: failures.append(run_second_shell_commands()),
+                                   daemon=True)
+        checker.start()
+        started, loops = time.monotonic(), 0
+        try:
+            while checker.is_alive() or seconds <= 0 or time.monotonic() - started < seconds:
+                loop_start = time.monotonic()
+                for message in recorded:
+                    due = loop_start + (message.time_ns - recorded[0].time_ns) / 1e9
+                    graph.spin_until(lambda: False, max(0.0, due - time.monotonic()))
+                    client.send(message)
+                loops += 1
+                graph.spin_until(lambda: False, 0.1)
+        except KeyboardInterrupt:
+            pass
+        print(f'replayed the bag {loops} times; {len(client.detections)} detections received')
+        code = stop_launch(node)
+    if failures and failures[0]:
+        print(f'error: {failures[0]} of the second-shell commands failed')
+        return 1
+    return code
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--make-bag', action='store_true', help='rewrite the bundled bag')
-    if parser.parse_args().make_bag:
+    parser.add_argument('--loop', action='store_true',
+                        help='keep the node running on the looped bag until Ctrl-C')
+    parser.add_argument('--seconds', type=float, default=0.0,
+                        help='with --loop: stop after this long (0: at Ctrl-C)')
+    args = parser.parse_args()
+    if args.make_bag:
         make_bag()
         make_depth_bag()
         return 0
-    return run_demo()
+    if args.loop:
+        return run_loop(args.seconds)
+    code = run_demo()
+    if code == 0:
+        copy_readme_images()
+    return code
 
 
 if __name__ == '__main__':

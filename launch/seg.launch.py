@@ -18,8 +18,9 @@ Start the yolov8_seg node, or one per camera, (parameters from config/seg.yaml) 
 
 Launch arguments left empty keep the params file's values. cameras:=front,rear (or a YAML file)
 starts one node per camera, each in its own namespace with the shared parameters. When a node
-exits, the launch ends; when one could not start (exit code 1, one FATAL line), the launch
-exits non-zero too.
+exits, the launch ends (with respawn:=true the node is started again instead); when one could
+not start (exit code 1, one FATAL line), the launch exits non-zero too. lifecycle:=true starts
+each node as a launch_ros LifecycleNode that waits unconfigured for ChangeState events.
 """
 
 import os
@@ -32,7 +33,7 @@ from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, \
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 from yolov8_seg_ros.launch_support import camera_overrides, cameras_from, input_remappings, \
     PARAMETER_ARGUMENTS, rviz_config_for
 from yolov8_seg_ros.names import EXECUTABLE, INPUT_TOPICS, NODE_NAME, PACKAGE_NAME
@@ -40,7 +41,24 @@ from yolov8_seg_ros.parameters import SPECS
 
 ARGUMENTS = ('model_path', 'image_topic', 'input_transport', 'namespace', 'cameras',
              'params_file', 'backend', 'class_names_file', 'depth_topic',
-             'depth_camera_info_topic', 'autostart', 'lazy', 'use_rviz')
+             'depth_camera_info_topic', 'autostart', 'lazy', 'use_rviz', 'respawn',
+             'respawn_delay', 'lifecycle')
+
+
+def _flag(name, text):
+    if text.lower() not in ('true', 'false'):
+        raise RuntimeError(f'launch argument {name}:={text}: expected true or false')
+    return text.lower() == 'true'
+
+
+def _seconds(name, text):
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0.0 <= seconds < float('inf'):
+        raise RuntimeError(f'launch argument {name}:={text}: expected seconds >= 0')
+    return seconds
 
 
 def _on_node_exit(event, context):
@@ -53,6 +71,9 @@ def _on_node_exit(event, context):
 def _launch_setup(context, *args, **kwargs):
     values = {name: LaunchConfiguration(name).perform(context) for name in ARGUMENTS}
     use_rviz = values['use_rviz'].lower() in ('true', '1', 'yes')
+    respawn = _flag('respawn', values['respawn'])
+    respawn_delay = _seconds('respawn_delay', values['respawn_delay'])
+    lifecycle = _flag('lifecycle', values['lifecycle'])
     if use_rviz:
         try:
             get_package_prefix('rviz2')
@@ -65,13 +86,21 @@ def _launch_setup(context, *args, **kwargs):
                            values['depth_topic'], values['depth_camera_info_topic'])
     actions = []
     for camera in cameras:
-        node = Node(package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
-                    namespace=camera.namespace,
-                    parameters=[values['params_file'], camera_overrides(values, camera)],
-                    remappings=input_remappings(camera.image_topic),
-                    output='screen', emulate_tty=True)
-        actions += [node, RegisterEventHandler(OnProcessExit(target_action=node,
-                                                             on_exit=_on_node_exit))]
+        overrides = camera_overrides(values, camera)
+        if lifecycle:
+            # The launch's ChangeState events (or a lifecycle manager) bring it up, not the node;
+            # an explicit autostart:=true still wins.
+            overrides.setdefault('autostart', False)
+        node = (LifecycleNode if lifecycle else Node)(
+            package=PACKAGE_NAME, executable=EXECUTABLE, name=NODE_NAME,
+            namespace=camera.namespace, parameters=[values['params_file'], overrides],
+            remappings=input_remappings(camera.image_topic), output='screen', emulate_tty=True,
+            respawn=respawn, respawn_delay=respawn_delay)
+        actions.append(node)
+        if not respawn:
+            # With respawn, launch starts the node again instead of ending.
+            actions.append(RegisterEventHandler(OnProcessExit(target_action=node,
+                                                              on_exit=_on_node_exit)))
     if use_rviz:
         share = get_package_share_directory(PACKAGE_NAME)
         config = rviz_config_for(os.path.join(share, 'rviz', 'yolov8_seg.rviz'),
@@ -127,5 +156,17 @@ def generate_launch_description():
         DeclareLaunchArgument('use_rviz', default_value='false',
                               description='Start rviz2 (in the same namespace) showing this '
                                           "node's overlay, mask and 3D markers"),
+        DeclareLaunchArgument('respawn', default_value='false',
+                              description='Start the node again respawn_delay seconds after it '
+                                          'exits, whatever its exit code, until the launch is '
+                                          'stopped; false: the node exiting ends the launch'),
+        DeclareLaunchArgument('respawn_delay', default_value='1.0',
+                              description='Seconds between the node exiting and its restart '
+                                          '(with respawn:=true)'),
+        DeclareLaunchArgument('lifecycle', default_value='false',
+                              description='Start the node as a launch_ros LifecycleNode with '
+                                          'autostart false: it waits unconfigured for launch '
+                                          'ChangeState events, a lifecycle manager or ros2 '
+                                          'lifecycle set'),
         OpaqueFunction(function=_launch_setup),
     ])
