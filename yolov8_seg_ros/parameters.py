@@ -74,7 +74,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec('lazy', False, 'Hold no image (or depth) subscription while nothing subscribes '
               'to an output; the first subscriber brings it back within half a second'),
     ParamSpec('model_path', '', 'Model file: .bin (RDK X5 BPU) or .onnx (ONNX Runtime), '
-              'with the split-head YOLOv8-seg or YOLO11-seg outputs', applies='configure'),
+              'with the 10 split-head outputs (YOLOv8, YOLO11, YOLOv9 or YOLO26-seg)',
+              applies='configure'),
     ParamSpec('backend', 'auto', 'Inference backend; auto: .onnx -> onnxruntime, .bin -> '
               'hbm_runtime (RDK OS >= 3.5), else hobot_dnn (pyeasy_dnn)',
               applies='configure', choices=BACKEND_NAMES),

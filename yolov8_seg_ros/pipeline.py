@@ -200,7 +200,7 @@ def load_pipeline(values: Mapping[str, Any],
             raise StartupError(f'parameter {problem}')
     if not values['model_path']:
         raise StartupError('parameter model_path is empty: set it to a .bin (BPU) or '
-                           '.onnx (onnxruntime) YOLOv8-seg or YOLO11-seg model')
+                           '.onnx (onnxruntime) YOLOv8, YOLO11, YOLOv9 or YOLO26-seg model')
     class_names = load_class_names(values['class_names'], values['class_names_file'],
                                    default_class_names_file())
     try:
