@@ -311,6 +311,12 @@ def bench_idle_cpu_stage(results: dict[str, float], runs: int) -> None:
     bench_idle_cpu(results)
 
 
+def bench_pipelined_stage(results: dict[str, float], runs: int) -> None:
+    """Serial against inference_process nodes with the BPU emulated at 10 and 40 ms."""
+    from pipelined_node import bench_pipelined
+    bench_pipelined(results)
+
+
 def moving_boxes(count: int, frames: int, seed: int = 0) -> list[np.ndarray]:
     """Boxes (20-120 px) crossing a 1080p frame at up to 8 px per frame, with jitter."""
     rng = np.random.default_rng(seed)
@@ -352,7 +358,8 @@ def bench_tracking(results: dict[str, float], runs: int) -> None:
 
 STAGES = {'postprocess': bench_postprocess, 'preprocess': bench_preprocess,
           'inference': bench_inference, 'tracking': bench_tracking, 'depth3d': bench_depth3d,
-          'node': bench_node_stage, 'idle_cpu': bench_idle_cpu_stage}
+          'node': bench_node_stage, 'idle_cpu': bench_idle_cpu_stage,
+          'pipelined': bench_pipelined_stage}
 
 
 def main() -> None:
