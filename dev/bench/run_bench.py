@@ -312,7 +312,7 @@ def bench_idle_cpu_stage(results: dict[str, float], runs: int) -> None:
 
 
 def bench_pipelined_stage(results: dict[str, float], runs: int) -> None:
-    """Serial against inference_process nodes with the BPU emulated at 10 and 40 ms."""
+    """Measure serial against inference_process nodes, the BPU emulated at 10 and 40 ms."""
     from pipelined_node import bench_pipelined
     bench_pipelined(results)
 
