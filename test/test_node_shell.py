@@ -161,11 +161,14 @@ def test_image_reliability_is_what_the_subscription_uses_after_every_configure()
             assert 'read-only' in refused or 'read at startup' in refused, refused
             for transition in ('configure', 'activate'):
                 assert lifecycle.change(label=transition) is True
-        info = ros2_cli('topic', 'info', '-v', f'{node.namespace}/image_raw',
-                        until='Subscription count: 1')
+
+            def subscriptions() -> list:  # what `ros2 topic info -v` prints, from this client
+                return graph.node.get_subscriptions_info_by_topic(f'{node.namespace}/image_raw')
+            assert graph.spin_until(lambda: len(subscriptions()) == 1, 20.0)
+            reliability = subscriptions()[0].qos_profile.reliability
         parameter = ros2_cli('param', 'get', node.fqn, 'image_reliability', until='value')
         assert 'reliable' in parameter and 'best_effort' not in parameter
-        assert 'Reliability: RELIABLE' in info, info
+        assert reliability == ReliabilityPolicy.RELIABLE, reliability
     finally:
         node.close()
 
