@@ -100,7 +100,7 @@ class FrameStep:
     def __init__(self, stats: PipelineStats, warn: Callable[[str], None],
                  error: Callable[[str], None]) -> None:
         self._stats = stats
-        self.warn = self._warn = warn  # a throttled logger per kind of message
+        self._warn = warn  # a throttled logger per kind of message
         self._error = error
         self.active_tracks = 0  # after the last processed frame
         self.markers_shown = False  # markers were published and not deleted since

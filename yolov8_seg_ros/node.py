@@ -72,7 +72,7 @@ class SegmentationNode(LifecycleNode):
         self.last_error: Optional[str] = None  # why the last transition failed
         self._quiet = False  # autostart: main() prints the reason once, as FATAL
         self.failure: Optional[str] = None  # set when the node must end with exit code 1
-        throttled = ThrottledLog(self.get_logger(), KindThrottle(period_s=5.0))
+        self._throttled = throttled = ThrottledLog(self.get_logger(), KindThrottle(period_s=5.0))
         self._stats = PipelineStats(STAGES)
         self._step = FrameStep(self._stats, throttled.warning, throttled.error)
         self._stall_timeout_s = float(self._values['worker_stall_timeout'])
@@ -110,7 +110,8 @@ class SegmentationNode(LifecycleNode):
         config = startup_config(values)
         self._outputs = Outputs(self, with_3d=bool(values['depth_topic']))
         self._inputs = Inputs(self, values, self._worker.put,
-                              lambda: self._values['depth_max_stamp_diff'], self._step.warn)
+                              lambda: self._values['depth_max_stamp_diff'],
+                              self._throttled.warning)
         max_pixels = int(values['max_image_pixels'])
         self._context = FrameContext(
             pipeline, config, image_converter(values['input_transport'], max_pixels,
