@@ -625,6 +625,7 @@ def test_smoothing_cuts_the_jitter_of_a_still_object_3x():
     assert steps >= 10.0, steps
 
 
+@pytest.mark.slow
 def test_smoothing_follows_a_steady_motion_within_2_frames():
     # The same square moving sideways at 1 m/s (33 mm a frame): after its first 10 frames the
     # smoothed centre trails the true one by less than 2 frames of motion.

@@ -89,6 +89,7 @@ def test_eval_reports_box_and_mask_map_of_the_shapes_model(coco_set, tmp_path):
     assert all(isinstance(d['segmentation']['counts'], str) for d in detections)
 
 
+@pytest.mark.slow
 def test_eval_scores_the_yolo11_seg_model(coco_set):
     done = run_eval(SHAPES_YOLO11_ONNX, coco_set, '--no-progress')
     assert done.returncode == 0, done.stderr
@@ -97,6 +98,7 @@ def test_eval_scores_the_yolo11_seg_model(coco_set):
         assert found[task] == pytest.approx(expected, abs=0.01), (task, done.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('layout, backend', [('int32', 'auto'), ('float32', 'hobot_dnn')])
 def test_eval_scores_a_bin_on_the_bpu_runtimes_like_its_onnx(coco_set, tmp_path, layout,
                                                              backend):

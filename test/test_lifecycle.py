@@ -28,7 +28,7 @@ from helpers.bags import COMPRESSED, IMAGE, read_bag, stamp_from, stamp_of
 from helpers.launch_stack import require_launch_stack, ros2_cli
 from helpers.models import SHAPES_ONNX
 from helpers.node_process import LaunchProcess, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
-from helpers.ros_graph import ros_graph
+from helpers.ros_graph import Lifecycle, ros_graph
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from test_node_bags import scenes, write_scene_bag
@@ -57,6 +57,7 @@ def lifecycle(fqn: str, transition: str) -> None:
 
 
 def state_of(fqn: str) -> str:
+    """The state as `ros2 lifecycle get` prints it."""
     return ros2_cli('lifecycle', 'get', fqn, until='[').split()[0]
 
 
@@ -74,6 +75,9 @@ def test_every_transition_with_ros2_lifecycle_set(tmp_path):
     try:
         with ros_graph('lifecycle_client') as graph:
             client = NodeClient(graph, launch, 'image', COMPRESSED)
+            # Each transition's label once through `ros2 lifecycle set`, the repeats and the
+            # state checks through a manager's service client (each CLI call takes seconds).
+            manager = Lifecycle(graph, launch.fqn)
             # autostart false: unconfigured, no model, no image subscription, OK diagnostics.
             assert state_of(launch.fqn) == 'unconfigured'
             values = client.wait_counter('frames_received', 0)
@@ -82,7 +86,7 @@ def test_every_transition_with_ros2_lifecycle_set(tmp_path):
             assert not subscribed(graph, image_topic, True, 1.0)
 
             lifecycle(launch.fqn, 'configure')  # loads the model, publishes label_info
-            assert state_of(launch.fqn) == 'inactive'
+            assert manager.state() == 'inactive'
             assert not subscribed(graph, image_topic, True, 1.0)
             lifecycle(launch.fqn, 'activate')
             client.wait_ready()
@@ -96,7 +100,7 @@ def test_every_transition_with_ros2_lifecycle_set(tmp_path):
             assert len(client.detections) == count, 'an output while inactive'
             assert client.wait_counter('frames_received', 1)['lifecycle_state'] == 'inactive'
 
-            lifecycle(launch.fqn, 'activate')  # the first frame after re-activation
+            assert manager.change(label='activate')  # the first frame after re-activation
             assert subscribed(graph, image_topic, True)
             graph.spin_until(lambda: False, 0.5)
             answered.append(client.send_and_wait(frames[2]))
@@ -106,18 +110,19 @@ def test_every_transition_with_ros2_lifecycle_set(tmp_path):
             refused = ros2_cli('param', 'set', launch.fqn, 'model_path', str(other_model),
                                until='failed')
             assert 'model_path takes effect at configure' in refused
-            lifecycle(launch.fqn, 'deactivate')
+            assert manager.change(label='deactivate')
             lifecycle(launch.fqn, 'cleanup')
             missing = tmp_path / 'missing.onnx'
             ros2_cli('param', 'set', launch.fqn, 'model_path', str(missing), until='successful')
             # (`ros2 lifecycle set` says so and exits 0; the node logs the reason.)
             ros2_cli('lifecycle', 'set', launch.fqn, 'configure', until='Transitioning failed')
-            assert state_of(launch.fqn) == 'unconfigured'
+            assert manager.state() == 'unconfigured'
             assert f"configure failed: model file '{missing}' does not exist" in launch.output()
             ros2_cli('param', 'set', launch.fqn, 'model_path', str(other_model),
                      until='successful')
-            lifecycle(launch.fqn, 'configure')
-            lifecycle(launch.fqn, 'activate')
+            assert manager.change(label='configure')
+            assert manager.change(label='activate')
+            assert state_of(launch.fqn) == 'active'
             assert subscribed(graph, image_topic, True)
             graph.spin_until(lambda: False, 0.5)
             answered.append(client.send_and_wait(frames[3]))

@@ -16,6 +16,10 @@
 
 from helpers.accuracy import evaluate
 from helpers.models import SHAPES_ONNX, SHAPES_OVERLAP_ONNX
+import pytest
+
+
+pytestmark = pytest.mark.slow
 
 
 def test_trained_shapes_model_reaches_the_accuracy_bar():

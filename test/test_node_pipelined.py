@@ -34,11 +34,10 @@ from helpers.bags import IMAGE
 from helpers.fake_runtime import FAKES, write_fake_bin
 from helpers.models import SHAPES_ONNX
 from helpers.node_process import NodeClient, NodeProcess, SHAPES_NAMES
-from helpers.ros_graph import ros_graph
+from helpers.ros_graph import Lifecycle, ros_graph
 import pytest
 from test_node_bags import replay_and_check, scenes, write_scene_bag
 from test_node_behaviour import assert_one_fatal_line
-from test_node_shell import Lifecycle
 from yolov8_seg_ros.inference_process import SHM_DIR, SHM_PREFIX
 from yolov8_seg_ros.pipeline import SegmentationPipeline
 

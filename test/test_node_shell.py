@@ -31,8 +31,7 @@ from helpers.bags import (BagMessage, CAMERA_INFO, camera_info, depth_image, IMA
 from helpers.depth_scenes import half_resolution, render_scene, to_millimetres
 from helpers.launch_stack import require_launch_stack, ros2_cli
 from helpers.node_process import NodeClient, NodeProcess, RELIABLE
-from helpers.ros_graph import ros_graph
-from lifecycle_msgs.srv import ChangeState, GetState
+from helpers.ros_graph import Lifecycle, ros_graph
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from test_lifecycle import SHAPES_PARAMS
@@ -54,29 +53,6 @@ LABELS = ('create', 'configure', 'cleanup', 'activate', 'deactivate', 'shutdown'
 OFFERED_LABELS = {'unconfigured': {'configure', 'shutdown'},
                   'inactive': {'cleanup', 'activate', 'shutdown'},
                   'active': {'deactivate', 'shutdown'}}
-
-
-class Lifecycle:
-    """A lifecycle manager's view of one node: ChangeState and GetState over DDS."""
-
-    def __init__(self, graph, fqn: str) -> None:
-        self.graph = graph
-        self._change = graph.node.create_client(ChangeState, f'{fqn}/change_state')
-        self._get = graph.node.create_client(GetState, f'{fqn}/get_state')
-
-    def _call(self, client, request):
-        assert client.wait_for_service(timeout_sec=20.0)
-        future = client.call_async(request)
-        assert self.graph.spin_until(future.done, 60.0), 'no answer'
-        return future.result()
-
-    def change(self, transition_id: int = 0, label: str = '') -> bool:
-        request = ChangeState.Request()
-        request.transition.id, request.transition.label = transition_id, label
-        return self._call(self._change, request).success
-
-    def state(self) -> str:
-        return self._call(self._get, GetState.Request()).current_state.label
 
 
 def latest_status(client: NodeClient, contains: str, timeout_s: float = 10.0):

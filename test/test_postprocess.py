@@ -495,7 +495,9 @@ FIFTY_OBJECT_SCALES = {
 }
 
 
-@pytest.mark.parametrize('name', FIFTY_OBJECT_SCALES)
+@pytest.mark.parametrize('name', [
+    pytest.param(name, marks=[pytest.mark.slow] if name.startswith(('1080p', '1280x960')) else [])
+    for name in FIFTY_OBJECT_SCALES])
 def test_fifty_overlapping_masks_match_the_float64_reference(name):
     """Every mask of a crowded frame against the float64 bilinear logits of its coefficients."""
     transform = FIFTY_OBJECT_SCALES[name]

@@ -21,6 +21,7 @@ import contextlib
 import time
 from typing import Any
 
+from lifecycle_msgs.srv import ChangeState, GetState
 import rclpy
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
@@ -54,6 +55,29 @@ class GraphHarness:
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+class Lifecycle:
+    """A lifecycle manager's view of one node: ChangeState and GetState over DDS."""
+
+    def __init__(self, graph, fqn: str) -> None:
+        self.graph = graph
+        self._change = graph.node.create_client(ChangeState, f'{fqn}/change_state')
+        self._get = graph.node.create_client(GetState, f'{fqn}/get_state')
+
+    def _call(self, client, request):
+        assert client.wait_for_service(timeout_sec=20.0)
+        future = client.call_async(request)
+        assert self.graph.spin_until(future.done, 60.0), 'no answer'
+        return future.result()
+
+    def change(self, transition_id: int = 0, label: str = '') -> bool:
+        request = ChangeState.Request()
+        request.transition.id, request.transition.label = transition_id, label
+        return self._call(self._change, request).success
+
+    def state(self) -> str:
+        return self._call(self._get, GetState.Request()).current_state.label
 
 
 @contextlib.contextmanager
