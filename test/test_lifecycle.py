@@ -57,7 +57,7 @@ def lifecycle(fqn: str, transition: str) -> None:
 
 
 def state_of(fqn: str) -> str:
-    """The state as `ros2 lifecycle get` prints it."""
+    """Return the state as `ros2 lifecycle get` prints it."""
     return ros2_cli('lifecycle', 'get', fqn, until='[').split()[0]
 
 
