@@ -243,7 +243,7 @@ class NodeClient:
 
     def set_parameters(self, **values: Any) -> list[SetParametersResult]:
         """Call the node's set_parameters service; returns one result per parameter."""
-        assert self._set.wait_for_service(timeout_sec=10.0)
+        self.graph.wait_for_service(self._set, 10.0)
         request = SetParameters.Request()
         request.parameters = [Parameter(name, value=value).to_parameter_msg()
                               for name, value in values.items()]
@@ -253,7 +253,7 @@ class NodeClient:
 
     def parameter_names(self) -> set[str]:
         """Names of every parameter the node declared."""
-        assert self._list.wait_for_service(timeout_sec=10.0)
+        self.graph.wait_for_service(self._list, 10.0)
         future = self._list.call_async(ListParameters.Request())
         assert self.graph.spin_until(future.done, 10.0), 'list_parameters did not answer'
         return set(future.result().result.names)

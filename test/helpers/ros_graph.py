@@ -45,6 +45,14 @@ class GraphHarness:
             self.executor.spin_once(timeout_sec=0.05)
         return condition()
 
+    def wait_for_service(self, client: Any, timeout_s: float) -> None:
+        """Wait until the client's service is ready and the server can see the client."""
+        if not client.service_is_ready():
+            assert client.wait_for_service(timeout_sec=timeout_s), client.srv_name
+            # The server is seen before it sees our response reader: a request sent at once
+            # can have its answer lost on a loaded machine.
+            self.spin_until(lambda: False, 0.5)
+
     def collect(self, msg_type: Any, topic: str, qos: Any = 10) -> list[Any]:
         """Subscribe and return the list that received messages are appended to."""
         received: list[Any] = []
@@ -66,7 +74,7 @@ class Lifecycle:
         self._get = graph.node.create_client(GetState, f'{fqn}/get_state')
 
     def _call(self, client, request):
-        assert client.wait_for_service(timeout_sec=20.0)
+        self.graph.wait_for_service(client, 20.0)
         future = client.call_async(request)
         assert self.graph.spin_until(future.done, 60.0), 'no answer'
         return future.result()
