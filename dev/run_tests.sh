@@ -13,14 +13,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 #
-# The whole test suite, every test once per environment: the ROS-free tests of the pure modules
-# under NumPy 2.x (.venv-numpy2) and under the board's Python 3.10 with NumPy 1.21 / OpenCV 4.5.4
-# (.venv-py310), then the package built without symlinks and the whole suite (launch tests
-# included) run once by `colcon test`, as on a ROS 2 install, in the ROS environment (NumPy 1.x,
-# like the board): two pytest workers per core, each with its own ROS_DOMAIN_ID (test/conftest.py),
-# discovery on localhost, ROS logs in a temporary folder. It ends with one summary block (each
-# run's counts and time, the total) and the 15 slowest tests. With arguments it is one quick
-# pytest run in the source tree instead (e.g. `make test ARGS="-k nms"`).
+# The whole test suite, every test once per environment: the package built without symlinks and
+# the whole suite (launch tests included) run once by `colcon test`, as on a ROS 2 install, in the
+# ROS environment (NumPy 1.x, like the board): two pytest workers per core, each with its own
+# ROS_DOMAIN_ID (test/conftest.py), discovery on localhost, ROS logs in a temporary folder. Beside
+# it, the ROS-free tests of the pure modules under NumPy 2.x (.venv-numpy2) and under the board's
+# Python 3.10 with NumPy 1.21 / OpenCV 4.5.4 (.venv-py310); their output follows the main run's.
+# It ends with one summary block (each run's counts and time, the total) and the 15 slowest tests.
+# With arguments it is one quick pytest run in the source tree instead (e.g.
+# `make test ARGS="-k nms"`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -65,15 +66,39 @@ run() {  # run NAME COMMAND...: run it with its output kept, and note its counts
     $((SECONDS - started)))")
 }
 
-run "NumPy $(.venv-numpy2/bin/python -c 'import numpy; print(numpy.__version__)') \
+BESIDE=()  # "pid|name|log|started" of the runs started beside the main suite
+run_beside() {  # run_beside NAME COMMAND...: start it in the background, its output kept
+  local name="$1" log
+  shift
+  log="$RUN_LOGS/beside${#BESIDE[@]}.log"
+  "$@" > "$log" 2>&1 &
+  BESIDE+=("$!|$name|$log|$SECONDS")
+}
+finish_beside() {  # wait for each run_beside run, show its output and note its counts and time
+  local entry pid name log started counts
+  for entry in "${BESIDE[@]}"; do
+    IFS='|' read -r pid name log started <<< "$entry"
+    if ! wait "$pid"; then STATUS=1; fi
+    echo "== $name (ran beside the main suite) =="
+    cat "$log"
+    counts="$(grep -aE '^=+ .*(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' "$log" \
+      | tail -n 1 | sed -E 's/^=+ //; s/ in [0-9.]+s.*//')"
+    SUMMARY+=("$(printf '%-58s %-34s %4ds' "$name" "${counts:-no pytest summary (see above)}" \
+      "$(sed -nE 's/.* in ([0-9]+)\.[0-9]+s.*/\1/p' "$log" | tail -n 1)")")
+  done
+}
+
+# The ROS-free runs are CPU work while the main suite mostly waits on DDS: they run beside it,
+# one worker each.
+run_beside "NumPy $(.venv-numpy2/bin/python -c 'import numpy; print(numpy.__version__)') \
 (.venv-numpy2, ROS-free tests)" \
-  env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
+  env PYTHONPATH="$ROOT" .venv-numpy2/bin/python -m pytest -n 1 --dist loadgroup \
   -p no:cacheprovider -m 'not slow' "${ROS_FREE_TESTS[@]}"
 if [ -x .venv-py310/bin/python ]; then
-  run "$(.venv-py310/bin/python -c 'import sys, numpy, cv2; print(
+  run_beside "$(.venv-py310/bin/python -c 'import sys, numpy, cv2; print(
     f"Python {sys.version.split()[0]}, NumPy {numpy.__version__}, OpenCV {cv2.__version__}")') \
 (.venv-py310, ROS-free tests)" \
-    env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n "$WORKERS" --dist loadgroup \
+    env PYTHONPATH="$ROOT" .venv-py310/bin/python -m pytest -n 1 --dist loadgroup \
     -p no:cacheprovider -m 'not slow' "${ROS_FREE_TESTS[@]}"
 else
   SUMMARY+=("Python 3.10 run skipped: no Python 3.10 interpreter on this machine")
@@ -102,6 +127,7 @@ else
   STATUS=1
   SUMMARY+=("colcon build failed: the whole suite did not run")
 fi
+finish_beside
 
 echo
 echo "== summary =="

@@ -22,24 +22,22 @@ outputs under /<ns>/yolov8_seg/; class_names_file sets the class map. ros2 param
 (the real command-line tools) read and change the running node.
 """
 
-import os
 from pathlib import Path
 import tempfile
 import unittest
 
-from helpers.launch_stack import require_launch_stack, ros2_cli
+from helpers.launch_stack import include_seg_launch, require_launch_stack, ros2_cli
+from helpers.launch_stack import seg_config_text
 import pytest
 
 require_launch_stack()
 
-from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
-from helpers.bags import COMPRESSED, message_class, read_bag, stamp_from, stamp_of  # noqa: E402
+from helpers.bags import COMPRESSED, message_class, read_bag  # noqa: E402, I100
+from helpers.bags import stamp_from, stamp_of  # noqa: E402
 from helpers.models import SHAPES_ONNX  # noqa: E402
 from helpers.node_process import LATCHED, RELIABLE, SHAPES_NAMES  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
-from launch.actions import IncludeLaunchDescription  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
@@ -57,22 +55,15 @@ FQN = f'{NAMESPACE}/yolov8_seg'
 
 @pytest.mark.launch_test
 def generate_test_description():
-    share = get_package_share_directory('yolov8_seg_ros')
-    params = WORK / 'seg.yaml'
-    params.write_text(
-        Path(share, 'config', 'seg.yaml').read_text()
-        .replace('model_path: ""', f'model_path: "{SHAPES_ONNX}"')
-        .replace('input_transport: raw', 'input_transport: compressed')
-        .replace('backend: auto', 'backend: onnxruntime')
-        .replace('image_reliability: best_effort', 'image_reliability: reliable'))
-    # Only namespace, image_topic, class_names_file and params_file are given.
+    text = seg_config_text(('model_path: ""', f'model_path: "{SHAPES_ONNX}"'),
+                           ('input_transport: raw', 'input_transport: compressed'),
+                           ('backend: auto', 'backend: onnxruntime'),
+                           ('image_reliability: best_effort', 'image_reliability: reliable'))
+    # Only namespace, image_topic, class_names_file, depth_topic and params_file are given.
     return LaunchDescription([
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
-            launch_arguments={'namespace': NAMESPACE, 'image_topic': IMAGE_TOPIC,
-                              'class_names_file': str(SHAPES_NAMES),
-                              'depth_topic': DEPTH_TOPIC,
-                              'params_file': str(params)}.items()),
+        include_seg_launch(WORK / 'seg.yaml', text, model_path=None, input_transport=None,
+                           namespace=NAMESPACE, image_topic=IMAGE_TOPIC,
+                           depth_topic=DEPTH_TOPIC),
         launch_testing.actions.ReadyToTest(),
     ])
 

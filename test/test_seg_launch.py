@@ -19,24 +19,20 @@ launch_testing: the node started through seg.launch.py processes a recorded bag.
 Every frame is answered with its own header; the launch ends with clean exit codes.
 """
 
-import os
 from pathlib import Path
 import tempfile
 import unittest
 
-from helpers.launch_stack import LaunchedNode, require_launch_stack
+from helpers.launch_stack import include_seg_launch, LaunchedNode, require_launch_stack
+from helpers.launch_stack import seg_config_text
 import pytest
 
 require_launch_stack()
 
-from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402
-from helpers.models import SHAPES_ONNX  # noqa: E402
-from helpers.node_process import NodeClient, SHAPES_NAMES  # noqa: E402
+from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402, I100
+from helpers.node_process import NodeClient  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
-from launch.actions import IncludeLaunchDescription  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
@@ -47,16 +43,9 @@ NAMESPACE = '/launched'
 
 @pytest.mark.launch_test
 def generate_test_description():
-    share = get_package_share_directory('yolov8_seg_ros')
-    params = WORK / 'seg.yaml'
-    params.write_text(Path(share, 'config', 'seg.yaml').read_text().replace(
-        'image_reliability: best_effort', 'image_reliability: reliable'))
+    reliable = seg_config_text(('image_reliability: best_effort', 'image_reliability: reliable'))
     return LaunchDescription([
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
-            launch_arguments={'model_path': str(SHAPES_ONNX), 'input_transport': 'compressed',
-                              'class_names_file': str(SHAPES_NAMES), 'namespace': NAMESPACE,
-                              'params_file': str(params)}.items()),
+        include_seg_launch(WORK / 'seg.yaml', reliable, namespace=NAMESPACE),
         launch_testing.actions.ReadyToTest(),
     ])
 

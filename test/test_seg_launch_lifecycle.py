@@ -21,28 +21,25 @@ process starts, and the StateTransition to inactive makes another activate it. T
 both transitions and the active node answering a frame.
 """
 
-import os
 from pathlib import Path
 import tempfile
 import threading
 import time
 import unittest
 
-from helpers.launch_stack import LaunchedNode, require_launch_stack, ros2_cli
+from helpers.launch_stack import include_seg_launch, LaunchedNode, require_launch_stack
+from helpers.launch_stack import ros2_cli
 import pytest
 
 require_launch_stack()
 
-from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402
-from helpers.models import SHAPES_ONNX  # noqa: E402
-from helpers.node_process import NodeClient, SHAPES_NAMES  # noqa: E402
+from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402, I100
+from helpers.node_process import NodeClient  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
-from launch.actions import EmitEvent, IncludeLaunchDescription, OpaqueFunction  # noqa: E402
+from launch.actions import EmitEvent, OpaqueFunction  # noqa: E402
 from launch.actions import RegisterEventHandler  # noqa: E402
 from launch.event_handlers import OnProcessStart  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 from launch_ros.event_handlers import OnStateTransition  # noqa: E402
 from launch_ros.events.lifecycle import ChangeState  # noqa: E402
 import launch_testing.actions  # noqa: E402
@@ -51,6 +48,7 @@ from lifecycle_msgs.msg import Transition  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_lifecycle_'))
+RELIABLE_INPUT = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 NAMESPACE = '/managed'
 FQN = f'{NAMESPACE}/yolov8_seg'
 try:  # launch_ros moved it after Humble, which has it in events.lifecycle only
@@ -79,15 +77,9 @@ def change_state(transition_id: int) -> EmitEvent:
 
 @pytest.mark.launch_test
 def generate_test_description():
-    share = get_package_share_directory('yolov8_seg_ros')
-    params = WORK / 'params.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
     return LaunchDescription([
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
-            launch_arguments={'model_path': str(SHAPES_ONNX), 'input_transport': 'compressed',
-                              'class_names_file': str(SHAPES_NAMES), 'namespace': NAMESPACE,
-                              'params_file': str(params), 'lifecycle': 'true'}.items()),
+        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT, namespace=NAMESPACE,
+                           lifecycle='true'),
         # The LifecycleNode action waits for the node's change_state service itself.
         RegisterEventHandler(OnProcessStart(on_start=[change_state(
             Transition.TRANSITION_CONFIGURE)])),

@@ -26,41 +26,31 @@ import tempfile
 import time
 import unittest
 
-from helpers.launch_stack import LaunchedNode, require_launch_stack
+from helpers.launch_stack import include_seg_launch, LaunchedNode, require_launch_stack
 import pytest
 
 require_launch_stack()
 
-from ament_index_python.packages import get_package_share_directory  # noqa: E402, I100
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402
-from helpers.models import SHAPES_ONNX  # noqa: E402
-from helpers.node_process import NodeClient, SHAPES_NAMES  # noqa: E402
+from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402, I100
+from helpers.node_process import NodeClient  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
-from launch.actions import IncludeLaunchDescription  # noqa: E402
-from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 import psutil  # noqa: E402
 from test_node_bags import scenes, write_scene_bag  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_respawn_'))
+RELIABLE_INPUT = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 NAMESPACE = '/respawned'
 RESPAWN_DELAY_S = 0.5
 
 
 @pytest.mark.launch_test
 def generate_test_description():
-    share = get_package_share_directory('yolov8_seg_ros')
-    params = WORK / 'params.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
     return LaunchDescription([
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
-            launch_arguments={'model_path': str(SHAPES_ONNX), 'input_transport': 'compressed',
-                              'class_names_file': str(SHAPES_NAMES), 'namespace': NAMESPACE,
-                              'params_file': str(params), 'respawn': 'true',
-                              'respawn_delay': str(RESPAWN_DELAY_S)}.items()),
+        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT, namespace=NAMESPACE,
+                           respawn='true', respawn_delay=str(RESPAWN_DELAY_S)),
         launch_testing.actions.ReadyToTest(),
     ])
 

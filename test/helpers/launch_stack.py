@@ -16,8 +16,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 import subprocess
 import time
+from typing import Any, Optional
 
 import pytest
 
@@ -30,6 +33,38 @@ def require_launch_stack() -> None:
     """Skip the calling test module (only it) without launch, launch_ros or launch_testing."""
     for module in ('launch', 'launch_ros', 'launch_testing'):
         pytest.importorskip(module, reason=MISSING_REASON, exc_type=ImportError)
+
+
+def include_seg_launch(params_file: Path, params_text: str, **arguments: Optional[str]) -> Any:
+    """
+    Include the installed seg.launch.py as a user's launch file would, with a params file.
+
+    The params file gets params_text; the launch arguments default to the shapes model over
+    compressed input (arguments override or add to them; None leaves one to its default).
+    """
+    from ament_index_python.packages import get_package_share_directory
+    from helpers.models import SHAPES_ONNX
+    from helpers.node_process import SHAPES_NAMES
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+    params_file.write_text(params_text)
+    share = get_package_share_directory('yolov8_seg_ros')
+    return IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(os.path.join(share, 'launch', 'seg.launch.py')),
+        launch_arguments={name: value for name, value in {
+            'model_path': str(SHAPES_ONNX), 'input_transport': 'compressed',
+            'class_names_file': str(SHAPES_NAMES), 'params_file': str(params_file),
+            **arguments}.items() if value is not None}.items())
+
+
+def seg_config_text(*replacements: tuple[str, str]) -> str:
+    """Return the installed config/seg.yaml with each (old, new) replaced."""
+    from ament_index_python.packages import get_package_share_directory
+    text = Path(get_package_share_directory('yolov8_seg_ros'), 'config', 'seg.yaml').read_text()
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
 
 
 def ros2_cli(*arguments: str, until: str = '', timeout_s: float = 20.0) -> str:
