@@ -140,12 +140,18 @@ def test_a_bad_frame_publishes_nothing_and_is_counted_bad_with_the_reason(pipeli
     assert len(warnings) == 1 and warnings[0].startswith('skipping bad frame on /cam/image_raw')
 
 
-def test_missing_depth_publishes_2d_only_and_counts_the_frame_unmatched(pipeline, scene):
-    stats, warnings = PipelineStats(STAGES), []
+def depth_step(pipeline):
+    """A frame step with depth on 'depth', a markers subscriber, and its warnings kept."""
+    warnings = []
     sink = ListSink(listened=(MARKERS_TOPIC,))
     pairing = DepthPairing('/cam/depth', '/cam/camera_info', 8192 * 8192)
-    step = FrameStep(stats, warnings.append, warnings.append)
-    context = context_for(pipeline, sink, depth=pairing, depth_topic='depth')
+    step = FrameStep(PipelineStats(STAGES), warnings.append, warnings.append)
+    return warnings, sink, pairing, step, context_for(pipeline, sink, depth=pairing,
+                                                      depth_topic='depth')
+
+
+def test_missing_depth_publishes_2d_only_and_counts_the_frame_unmatched(pipeline, scene):
+    warnings, sink, pairing, step, context = depth_step(pipeline)
     step(context, image_of(scene.image_bgr, header_at(3.0)), time.perf_counter())
     assert sink.topics() == [DETECTIONS_TOPIC, MASK_TOPIC]
     assert pairing.counts['frames_depth_unmatched'] == 1
@@ -154,11 +160,7 @@ def test_missing_depth_publishes_2d_only_and_counts_the_frame_unmatched(pipeline
 
 
 def test_paired_depth_publishes_3d_and_markers_cleared_once_when_depth_stops(pipeline, scene):
-    stats, warnings = PipelineStats(STAGES), []
-    sink = ListSink(listened=(MARKERS_TOPIC,))
-    pairing = DepthPairing('/cam/depth', '/cam/camera_info', 8192 * 8192)
-    step = FrameStep(stats, warnings.append, warnings.append)
-    context = context_for(pipeline, sink, depth=pairing, depth_topic='depth')
+    _, sink, pairing, step, context = depth_step(pipeline)
     half, camera = half_resolution(scene.depth_m)
     depth_header = header_at(4.005, DEPTH_FRAME)
     assert pairing.add_depth(depth_of(to_millimetres(half), depth_header), 0.02) is None
