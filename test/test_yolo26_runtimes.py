@@ -32,9 +32,7 @@ from yolov8_seg_ros.preprocess import bgr_to_nv12
 from yolov8_seg_ros.tracking import box_iou_matrix
 
 METADATA = SHAPES_YOLO26_ONNX.with_name(SHAPES_YOLO26_ONNX.stem + SUFFIX)
-# The YOLO26 fixture is a weak model (box mAP50 0.33 on the held-out scenes): a low threshold
-# gives enough detections to compare the runtimes.
-LOW = DecodeConfig(conf_threshold=0.05)
+DEFAULT = DecodeConfig()
 
 
 @pytest.fixture(scope='module')
@@ -59,7 +57,7 @@ def frame_and_reference(backend, pipeline):
     onnx = OnnxRuntimeBackend(str(SHAPES_YOLO26_ONNX))
     ort_outputs = onnx.infer(rgb.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
     reference = SegPostprocessor.for_outputs(ort_outputs, end2end=True)(
-        ort_outputs, frame.transform, LOW)
+        ort_outputs, frame.transform, DEFAULT)
     return scene, frame, outputs, reference
 
 
@@ -82,7 +80,7 @@ def test_yolo26_bin_through_both_runtimes_decodes_as_onnxruntime(bpu_backends, y
         assert not any(o.scale is not None for o in outputs)
         assert channels == [4, 4, 32] * 3 + [32]
         assert [(lv.cls, lv.box) for lv in backend.layout.levels] == [(0, 1), (3, 4), (6, 7)]
-    decoded = pipeline.postprocessor(outputs, frame.transform, LOW)
+    decoded = pipeline.postprocessor(outputs, frame.transform, DEFAULT)
     assert len(decoded) == len(reference) >= 2
     assert sorted(decoded.class_ids.tolist()) == sorted(reference.class_ids.tolist())
     assert box_iou_matrix(decoded.boxes_xyxy, reference.boxes_xyxy).max(axis=1).min() > 0.98
