@@ -138,8 +138,8 @@ def _rows(output: RawOutput, index: np.ndarray) -> np.ndarray:
 def _surviving_cells(cls_out: RawOutput, threshold: float) -> np.ndarray:
     """Flat indices of cells whose best class logit exceeds the threshold (logit space)."""
     logits = cls_out.data.reshape(-1, cls_out.data.shape[-1])
-    if cls_out.scale is None:
-        return np.flatnonzero(logits.max(axis=1) > threshold)
+    if cls_out.scale is None:  # any() is several times faster than max() along a short axis
+        return np.flatnonzero((logits > threshold).any(axis=1))
     scale = cls_out.scale.astype(np.float64)
     with np.errstate(divide='ignore', invalid='ignore'):
         per_channel = np.where(scale > 0, threshold / scale, np.inf)
