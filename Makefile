@@ -24,9 +24,9 @@ lint: setup-tests
 	@.venv/bin/ruff check .
 
 # Regenerate the trained test models (YOLOv8-seg about 30 min, its fine-tune on overlapping
-# shapes about 25 min, YOLO11-seg about 15 min on 2 cores, YOLO26-seg about 65 min on one
-# thread, 15 epochs then 10 more) and their ONNX fixtures (YOLO26: the one2one branch, with
-# its metadata file).
+# shapes about 25 min, YOLO11-seg about 15 min on 2 cores, YOLO26-seg about 75 min on one
+# thread, 15 epochs, then 10 and 80 more) and their ONNX fixtures (YOLO26: the one2one branch,
+# with its metadata file).
 model: setup-tests
 	@bash -c 'source dev/env.sh && python dev/models/train_shapes_model.py && \
 	  yolov8-seg-export test/fixtures/models/shapes_seg_320.pt --imgsz 320 \
@@ -47,6 +47,10 @@ model: setup-tests
 	  python dev/models/train_shapes_model.py --arch yolo26 --epochs 10 --batch 8 --threads 1 \
 	    --workers 0 --finetune-from test/fixtures/models/shapes_yolo26_seg_320.pt \
 	    --out build/shapes_train_y26_ft \
+	    --weights-out test/fixtures/models/shapes_yolo26_seg_320.pt && \
+	  python dev/models/train_shapes_model.py --arch yolo26 --epochs 80 --batch 8 --threads 1 \
+	    --workers 0 --finetune-from test/fixtures/models/shapes_yolo26_seg_320.pt \
+	    --out build/shapes_train_y26_ft2 \
 	    --weights-out test/fixtures/models/shapes_yolo26_seg_320.pt && \
 	  yolov8-seg-export test/fixtures/models/shapes_yolo26_seg_320.pt --imgsz 320 \
 	    --output test/fixtures/models/shapes_yolo26_seg_320.onnx'
