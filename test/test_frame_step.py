@@ -141,7 +141,7 @@ def test_a_bad_frame_publishes_nothing_and_is_counted_bad_with_the_reason(pipeli
 
 
 def depth_step(pipeline):
-    """A frame step with depth on 'depth', a markers subscriber, and its warnings kept."""
+    """Return a frame step with depth on 'depth', a markers subscriber, and its warnings."""
     warnings = []
     sink = ListSink(listened=(MARKERS_TOPIC,))
     pairing = DepthPairing('/cam/depth', '/cam/camera_info', 8192 * 8192)
