@@ -20,8 +20,9 @@ import shutil
 import signal
 
 from helpers.fake_runtime import FAKES, write_fake_bin
+from helpers.launch_stack import require_launch_stack
 from helpers.models import SHAPES_YOLO26_ONNX
-from helpers.node_process import NodeProcess, SHAPES_NAMES
+from helpers.node_process import LaunchProcess, NodeProcess, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
 from helpers.shapes_dataset import SHAPE_CLASS_NAMES
 import pytest
@@ -64,3 +65,26 @@ def test_bag_replay_yolo26_seg(tmp_path, bpu_backends, backend, layout):
         assert 'Traceback' not in node.output()
     finally:
         node.close()
+
+
+def test_ros2_launch_with_a_yolo26_model_gives_what_a_v8_model_gives(tmp_path):
+    # As a user starts it: `ros2 launch yolov8_seg_ros seg.launch.py model_path:=...onnx`. The
+    # metadata file beside the model makes the node decode by top-k; the outputs (detections,
+    # track ids, instance mask) are checked frame by frame as for the v8 models.
+    require_launch_stack()
+    pipeline = SegmentationPipeline(create_backend('onnxruntime', str(SHAPES_YOLO26_ONNX)),
+                                    'letterbox', list(SHAPE_CLASS_NAMES))
+    frames = scenes((640, 480))
+    bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12')
+    params = tmp_path / 'params.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
+    launch = LaunchProcess({'model_path': SHAPES_YOLO26_ONNX, 'namespace': 'y26',
+                            'class_names_file': SHAPES_NAMES, 'params_file': params})
+    try:
+        with ros_graph('launch_yolo26_player') as graph:
+            replay_and_check(graph, launch, bag, frames, 'raw', pipeline)
+        assert launch.stop(signal.SIGINT) == 0, launch.output()
+        assert 'Traceback' not in launch.output()
+        assert not launch.leftover_processes(), launch.output()
+    finally:
+        launch.close()
