@@ -66,18 +66,18 @@ run() {  # run NAME COMMAND...: run it with its output kept, and note its counts
     $((SECONDS - started)))")
 }
 
-BESIDE=()  # "pid|name|log|started" of the runs started beside the main suite
+BESIDE=()  # "pid|name|log" of the runs started beside the main suite
 run_beside() {  # run_beside NAME COMMAND...: start it in the background, its output kept
   local name="$1" log
   shift
   log="$RUN_LOGS/beside${#BESIDE[@]}.log"
   "$@" > "$log" 2>&1 &
-  BESIDE+=("$!|$name|$log|$SECONDS")
+  BESIDE+=("$!|$name|$log")
 }
 finish_beside() {  # wait for each run_beside run, show its output and note its counts and time
-  local entry pid name log started counts
+  local entry pid name log counts
   for entry in "${BESIDE[@]}"; do
-    IFS='|' read -r pid name log started <<< "$entry"
+    IFS='|' read -r pid name log <<< "$entry"
     if ! wait "$pid"; then STATUS=1; fi
     echo "== $name (ran beside the main suite) =="
     cat "$log"
