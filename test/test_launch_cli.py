@@ -22,13 +22,13 @@ rviz2 fails before anything starts; Ctrl-C ends everything with exit 0; no proce
 
 import signal
 
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of
+from helpers.bags import COMPRESSED, stamp_from, stamp_of
 from helpers.launch_stack import require_launch_stack
 from helpers.models import SHAPES_ONNX
-from helpers.node_process import LaunchProcess, NodeClient, SHAPES_NAMES
+from helpers.node_process import LaunchProcess, NodeClient, RELIABLE_INPUT_PARAMS, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
 import pytest
-from test_node_bags import scenes, write_scene_bag
+from test_node_bags import recorded_scenes
 
 require_launch_stack()
 
@@ -66,10 +66,9 @@ def test_use_rviz_without_rviz2_starts_nothing_and_fails(tmp_path):
 
 
 def test_ctrl_c_stops_the_launch_and_its_node_with_exit_0(tmp_path):
-    frames = scenes((640, 480), count=1)
-    recorded = next(iter(read_bag(write_scene_bag(tmp_path / 'bag', frames, 'jpeg'))))
+    recorded = recorded_scenes(tmp_path / 'bag', 'jpeg', 1)[0]
     params = tmp_path / 'params.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
+    params.write_text(RELIABLE_INPUT_PARAMS)
     launch = LaunchProcess({'model_path': SHAPES_ONNX, 'class_names_file': SHAPES_NAMES,
                             'input_transport': 'compressed', 'namespace': 'ctrl_c',
                             'params_file': params})

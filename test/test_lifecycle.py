@@ -24,26 +24,20 @@ import shutil
 import signal
 
 from diagnostic_msgs.msg import DiagnosticArray
-from helpers.bags import COMPRESSED, IMAGE, read_bag, stamp_from, stamp_of
+from helpers.bags import COMPRESSED, IMAGE, stamp_from, stamp_of
 from helpers.launch_stack import require_launch_stack, ros2_cli
 from helpers.models import SHAPES_ONNX
-from helpers.node_process import LaunchProcess, NodeClient, NodeProcess, RELIABLE, SHAPES_NAMES
+from helpers.node_process import LaunchProcess, NodeClient, NodeProcess, RELIABLE
+from helpers.node_process import RELIABLE_INPUT_PARAMS, SHAPES_NAMES
 from helpers.ros_graph import Lifecycle, ros_graph
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-from test_node_bags import scenes, write_scene_bag
+from test_node_bags import recorded_scenes
 from vision_msgs.msg import Detection2DArray
 
 require_launch_stack()
 
-RELIABLE_INPUT = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 SHAPES_PARAMS = {'model_path': SHAPES_ONNX, 'class_names_file': SHAPES_NAMES}
-
-
-def recorded(tmp_path, encoding: str, count: int = 4):
-    """Return recorded frames (raw CDR) of the shapes scenes, stamped stamp_of(index)."""
-    return list(read_bag(write_scene_bag(tmp_path / f'bag_{encoding}',
-                                         scenes((640, 480), count=count)[:count], encoding)))
 
 
 def subscribed(graph, topic: str, expected: bool, timeout_s: float = 10.0) -> bool:
@@ -62,12 +56,12 @@ def state_of(fqn: str) -> str:
 
 
 def test_every_transition_with_ros2_lifecycle_set(tmp_path):
-    frames = recorded(tmp_path, 'jpeg')
+    frames = recorded_scenes(tmp_path / 'bag_jpeg', 'jpeg', 4)
     other_model = tmp_path / 'other' / 'shapes.onnx'
     other_model.parent.mkdir()
     shutil.copy(SHAPES_ONNX, other_model)
     params = tmp_path / 'params.yaml'
-    params.write_text(RELIABLE_INPUT)
+    params.write_text(RELIABLE_INPUT_PARAMS)
     launch = LaunchProcess({**SHAPES_PARAMS, 'input_transport': 'compressed',
                             'namespace': 'managed', 'params_file': params,
                             'autostart': 'false'})
@@ -147,7 +141,7 @@ def test_every_transition_with_ros2_lifecycle_set(tmp_path):
 
 
 def test_lazy_holds_no_image_subscription_until_an_output_has_a_subscriber(tmp_path):
-    frames = recorded(tmp_path, 'bgr8', count=2)
+    frames = recorded_scenes(tmp_path / 'bag_bgr8', 'bgr8', 2)
     node = NodeProcess('/lazy', {**SHAPES_PARAMS, 'lazy': True, 'image_reliability': 'reliable',
                                  'diagnostics_period': 0.2})
     try:
@@ -189,9 +183,9 @@ def test_lazy_holds_no_image_subscription_until_an_output_has_a_subscriber(tmp_p
 def test_a_qos_override_from_a_params_file_reaches_a_best_effort_camera(tmp_path):
     # image_reliability reliable would not match a best-effort camera; the standard ROS 2
     # override for the image subscription fixes it without touching the node's parameters.
-    frames = recorded(tmp_path, 'bgr8', count=1)
+    frames = recorded_scenes(tmp_path / 'bag_bgr8', 'bgr8', 1)
     params = tmp_path / 'qos.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n'
+    params.write_text(RELIABLE_INPUT_PARAMS +
                       '    qos_overrides:\n      /qos/image_raw:\n        subscription:\n'
                       '          reliability: best_effort\n')
     node = NodeProcess('/qos', SHAPES_PARAMS, params_file=params)
@@ -232,9 +226,9 @@ class _CameraNode:
 
 
 def test_two_cameras_from_one_launch_each_answer_their_own_stream(tmp_path):
-    frames = recorded(tmp_path, 'jpeg', count=4)
+    frames = recorded_scenes(tmp_path / 'bag_jpeg', 'jpeg', 4)
     params = tmp_path / 'params.yaml'
-    params.write_text(RELIABLE_INPUT)
+    params.write_text(RELIABLE_INPUT_PARAMS)
     launch = LaunchProcess({**SHAPES_PARAMS, 'input_transport': 'compressed',
                             'cameras': 'front,rear', 'params_file': params})
     try:

@@ -83,6 +83,12 @@ def write_scene_bag(path: Path, frames, encoding: str) -> Path:
     return write_bag(path, messages)
 
 
+def recorded_scenes(folder: Path, encoding: str, count: int) -> list:
+    """Return the first count shapes scenes as recorded frames (raw CDR), stamped stamp_of(k)."""
+    return list(read_bag(write_scene_bag(folder, scenes((640, 480), count=count)[:count],
+                                         encoding)))
+
+
 def detection_boxes(msg) -> np.ndarray:
     """(N, 4) xyxy boxes of a Detection2DArray."""
     return np.array([[d.bbox.center.position.x - d.bbox.size_x / 2,
@@ -254,19 +260,31 @@ def test_bag_replay_yolo11_seg(tmp_path, bpu_backends, backend):
         layout = 'int32' if backend == 'hobot_dnn' else 'float32'
         model = write_fake_bin(SHAPES_YOLO11_ONNX, tmp_path / f'yolo11_{layout}.bin', layout)
         loaded = bpu_backends[backend](model)
+    # The YOLO11 fixture is the weaker model (box mAP50 0.86 against 0.96 on the held-out
+    # set): every frame still equals the in-process pipeline's.
     pipeline = SegmentationPipeline(loaded, 'letterbox', list(SHAPE_CLASS_NAMES))
+    replay_model_bag(tmp_path, f'yolo11_{backend}', model, backend, pipeline, min_recall=0.8)
+
+
+def replay_model_bag(tmp_path: Path, name: str, model: Path, backend: str,
+                     pipeline: SegmentationPipeline, min_recall: float = 0.9) -> None:
+    """
+    Replay the shapes scenes (nv12) into a node running model on backend, frame by frame.
+
+    Every frame is checked against the in-process pipeline (replay_and_check), the node names
+    the pipeline's backend, and SIGINT ends it with exit 0 and no traceback.
+    """
+    loaded = pipeline.backend
     frames = scenes((640, 480))
     bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12')
-    node = NodeProcess(f'/bag_yolo11_{backend}',
+    node = NodeProcess(f'/bag_{name}',
                        {'model_path': str(model), 'class_names_file': str(SHAPES_NAMES),
                         'backend': backend, 'image_reliability': 'reliable'},
                        extra_pythonpath=FAKES)
     try:
-        with ros_graph(f'bag_yolo11_{backend}_player') as graph:
-            # The YOLO11 fixture is the weaker model (box mAP50 0.86 against 0.96 on the
-            # held-out set): every frame still equals the in-process pipeline's.
-            replay_and_check(graph, node, bag, frames, 'raw', pipeline, min_recall=0.8)
-            assert f'{backend} {loaded.runtime_version} backend' in node.output()
+        with ros_graph(f'bag_{name}_player') as graph:
+            replay_and_check(graph, node, bag, frames, 'raw', pipeline, min_recall=min_recall)
+            assert f'{loaded.name} {loaded.runtime_version} backend' in node.output()
         assert node.stop(signal.SIGINT) == 0
         assert 'Traceback' not in node.output()
     finally:

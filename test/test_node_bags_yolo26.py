@@ -19,14 +19,14 @@ from __future__ import annotations
 import shutil
 import signal
 
-from helpers.fake_runtime import FAKES, write_fake_bin
+from helpers.fake_runtime import write_fake_bin
 from helpers.launch_stack import require_launch_stack
 from helpers.models import SHAPES_YOLO26_ONNX
-from helpers.node_process import LaunchProcess, NodeProcess, SHAPES_NAMES
+from helpers.node_process import LaunchProcess, RELIABLE_INPUT_PARAMS, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
 from helpers.shapes_dataset import SHAPE_CLASS_NAMES
 import pytest
-from test_node_bags import replay_and_check, scenes, write_scene_bag
+from test_node_bags import replay_and_check, replay_model_bag, scenes, write_scene_bag
 from yolov8_seg_ros.backends import create_backend
 from yolov8_seg_ros.model_metadata import SUFFIX
 from yolov8_seg_ros.pipeline import SegmentationPipeline
@@ -50,21 +50,8 @@ def test_bag_replay_yolo26_seg(tmp_path, bpu_backends, backend, layout):
         loaded = bpu_backends['hbm_runtime' if backend == 'auto' else backend](model)
     pipeline = SegmentationPipeline(loaded, 'letterbox', list(SHAPE_CLASS_NAMES))
     assert pipeline.postprocessor.end2end and loaded.layout.reg_max == 1
-    frames = scenes((640, 480))
-    bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12')
-    node = NodeProcess(f'/bag_yolo26_{backend}',
-                       {'model_path': str(model), 'class_names_file': str(SHAPES_NAMES),
-                        'backend': backend, 'image_reliability': 'reliable'},
-                       extra_pythonpath=FAKES)
-    try:
-        with ros_graph(f'bag_yolo26_{backend}_player') as graph:
-            # Every frame equal to the in-process pipeline's, the v8 bag tests' recall bar.
-            replay_and_check(graph, node, bag, frames, 'raw', pipeline)
-            assert f'{loaded.name} {loaded.runtime_version} backend' in node.output()
-        assert node.stop(signal.SIGINT) == 0
-        assert 'Traceback' not in node.output()
-    finally:
-        node.close()
+    # Every frame equal to the in-process pipeline's, the v8 bag tests' recall bar.
+    replay_model_bag(tmp_path, f'yolo26_{backend}', model, backend, pipeline)
 
 
 def test_ros2_launch_with_a_yolo26_model_gives_what_a_v8_model_gives(tmp_path):
@@ -77,7 +64,7 @@ def test_ros2_launch_with_a_yolo26_model_gives_what_a_v8_model_gives(tmp_path):
     frames = scenes((640, 480))
     bag = write_scene_bag(tmp_path / 'bag', frames, 'nv12')
     params = tmp_path / 'params.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
+    params.write_text(RELIABLE_INPUT_PARAMS)
     launch = LaunchProcess({'model_path': SHAPES_YOLO26_ONNX, 'namespace': 'y26',
                             'class_names_file': SHAPES_NAMES, 'params_file': params})
     try:

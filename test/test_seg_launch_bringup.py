@@ -32,7 +32,7 @@ import time
 from helpers.bags import COMPRESSED
 from helpers.launch_stack import require_launch_stack
 from helpers.models import SHAPES_ONNX
-from helpers.node_process import LaunchProcess, NodeClient, SHAPES_NAMES
+from helpers.node_process import LaunchProcess, NodeClient, RELIABLE_INPUT_PARAMS, SHAPES_NAMES
 from helpers.ros_graph import ros_graph
 import psutil
 import pytest
@@ -97,7 +97,7 @@ class _Bringup:
 
 def test_the_node_exiting_ends_the_bringup_that_includes_seg_launch(tmp_path):
     params = tmp_path / 'params.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    image_reliability: reliable\n')
+    params.write_text(RELIABLE_INPUT_PARAMS)
     arguments = {'model_path': str(SHAPES_ONNX), 'class_names_file': str(SHAPES_NAMES),
                  'input_transport': 'compressed', 'namespace': 'bringup',
                  'params_file': str(params)}

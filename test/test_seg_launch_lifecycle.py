@@ -33,8 +33,8 @@ import pytest
 
 require_launch_stack()
 
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402, I100
-from helpers.node_process import NodeClient  # noqa: E402
+from helpers.bags import COMPRESSED, stamp_from, stamp_of  # noqa: E402, I100
+from helpers.node_process import NodeClient, RELIABLE_INPUT_PARAMS  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
 from launch.actions import EmitEvent, OpaqueFunction  # noqa: E402
@@ -45,10 +45,9 @@ from launch_ros.events.lifecycle import ChangeState  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
-from test_node_bags import scenes, write_scene_bag  # noqa: E402
+from test_node_bags import recorded_scenes  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_lifecycle_'))
-RELIABLE_INPUT = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 NAMESPACE = '/managed'
 FQN = f'{NAMESPACE}/yolov8_seg'
 try:  # launch_ros moved it after Humble, which has it in events.lifecycle only
@@ -78,7 +77,7 @@ def change_state(transition_id: int) -> EmitEvent:
 @pytest.mark.launch_test
 def generate_test_description():
     return LaunchDescription([
-        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT, namespace=NAMESPACE,
+        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT_PARAMS, namespace=NAMESPACE,
                            lifecycle='true'),
         # The LifecycleNode action waits for the node's change_state service itself.
         RegisterEventHandler(OnProcessStart(on_start=[change_state(
@@ -100,8 +99,7 @@ class TestLifecycleNodeEvents(unittest.TestCase):
             while 'active' not in REACHED and time.monotonic() < deadline:
                 REACHED_CHANGED.wait(1.0)
             self.assertEqual(REACHED, ['inactive', 'active'])
-        recorded = next(iter(read_bag(write_scene_bag(WORK / 'bag', scenes((640, 480), count=1),
-                                                      'jpeg'))))
+        recorded = recorded_scenes(WORK / 'bag', 'jpeg', 1)[0]
         with ros_graph('lifecycle_events_client') as graph:
             client = NodeClient(graph, LaunchedNode(NAMESPACE), 'image', COMPRESSED)
             client.wait_ready()

@@ -31,17 +31,16 @@ import pytest
 
 require_launch_stack()
 
-from helpers.bags import COMPRESSED, read_bag, stamp_from, stamp_of  # noqa: E402, I100
-from helpers.node_process import NodeClient  # noqa: E402
+from helpers.bags import COMPRESSED, stamp_from, stamp_of  # noqa: E402, I100
+from helpers.node_process import NodeClient, RELIABLE_INPUT_PARAMS  # noqa: E402
 from helpers.ros_graph import ros_graph  # noqa: E402
 from launch import LaunchDescription  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 import psutil  # noqa: E402
-from test_node_bags import scenes, write_scene_bag  # noqa: E402
+from test_node_bags import recorded_scenes  # noqa: E402
 
 WORK = Path(tempfile.mkdtemp(prefix='seg_launch_respawn_'))
-RELIABLE_INPUT = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 NAMESPACE = '/respawned'
 RESPAWN_DELAY_S = 0.5
 
@@ -49,7 +48,7 @@ RESPAWN_DELAY_S = 0.5
 @pytest.mark.launch_test
 def generate_test_description():
     return LaunchDescription([
-        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT, namespace=NAMESPACE,
+        include_seg_launch(WORK / 'params.yaml', RELIABLE_INPUT_PARAMS, namespace=NAMESPACE,
                            respawn='true', respawn_delay=str(RESPAWN_DELAY_S)),
         launch_testing.actions.ReadyToTest(),
     ])
@@ -69,8 +68,7 @@ def node_pids() -> list[int]:
 class TestRespawn(unittest.TestCase):
 
     def test_a_killed_node_is_started_again_and_answers_frames(self):
-        recorded = next(iter(read_bag(write_scene_bag(WORK / 'bag', scenes((640, 480), count=1),
-                                                      'jpeg'))))
+        recorded = recorded_scenes(WORK / 'bag', 'jpeg', 1)[0]
         with ros_graph('respawn_client') as graph:
             client = NodeClient(graph, LaunchedNode(NAMESPACE), 'image', COMPRESSED)
             client.wait_ready()

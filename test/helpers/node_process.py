@@ -45,6 +45,8 @@ from yolov8_seg_ros.names import NODE_NAME, PACKAGE_NAME
 CONFIG = ROOT / 'config' / 'seg.yaml'
 SHAPES_NAMES = ROOT / 'config' / 'shapes_class_names.txt'
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# A params file that makes the image subscription reliable (replayed bags, test publishers).
+RELIABLE_INPUT_PARAMS = '/**:\n  ros__parameters:\n    image_reliability: reliable\n'
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
