@@ -56,6 +56,12 @@ def demo_constants() -> dict:
     return found
 
 
+def test_the_first_two_commands_are_the_demo_and_the_suite_ci_runs():
+    ci = [line.strip() for line in (ROOT / '.ci' / 'run').read_text().splitlines()
+          if line.strip() and not line.startswith(('#', 'set ', 'cd '))]
+    assert readme_commands()[:2] == ['make demo', 'make test'] and ci == ['make test'], ci
+
+
 @pytest.mark.parametrize('name', ['LOOP_LAUNCH', 'LOOP_BAG_PLAY', 'SECOND_SHELL'])
 def test_readme_quotes_the_commands_the_loop_demo_runs(name):
     value = demo_constants()[name]
